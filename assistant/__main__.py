@@ -1,0 +1,4 @@
+"""``python -m assistant`` runs the CLI."""
+from assistant.cli import main
+
+main()

@@ -1,0 +1,239 @@
+"""The ``callassist`` command line: a thin layer over the library."""
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from assistant.checker import Checker
+from assistant.errors import CallassistError
+from assistant.evaluate import Report
+from assistant.events import Finding
+from assistant.jsonl import DEFAULT_MAX_CHARS, BadLine, read_records
+from assistant.rules.loader import LANGUAGES, lint_lexicon, load_language_config, load_lexicon
+
+
+class _Group(click.Group):
+    """Turns library errors into one clear message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CallassistError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="callassist")
+def cli() -> None:
+    """callassist: offline assistant for debt-collection calls."""
+
+
+def _open_input(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot open {path}: {exc.strerror}", param_hint="FILE") from exc
+
+
+def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
+    head = f"{no:>4} {obj.get('speaker', 'agent'):8} {obj.get('text', '')}"
+    rows = [head]
+    for f in findings:
+        where = f"{f.start}-{f.end}"
+        rows.append(f"       ! {f.severity:8} {f.kind}:{f.category} [{f.rule_id}] {where} «{f.matched[:60]}»")
+        if f.suggestion and f.kind == "violation":
+            rows.append(f"         → {f.suggestion}")
+    return "\n".join(rows)
+
+
+@cli.command()
+@click.argument("file", default="-")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "text"]), default="jsonl", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True, help="Language of lines without a `lang` field.")
+@click.option("--skip-bad", is_flag=True, help="Report bad lines (with an `error` field in the output) and go on.")
+@click.option("--no-meaning", is_flag=True, help="Rules only: skip the sentence classifier.")
+@click.option("--max-chars", type=int, default=DEFAULT_MAX_CHARS, show_default=True, help="Longest `text` accepted.")
+def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
+    """Check utterances (JSON Lines) and add `findings` to each line.
+
+    One output line per input line, in the same order. Example:
+
+        echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
+    """
+    checker = Checker(lang, meaning=not no_meaning)
+    out = sys.stdout
+    bad = 0
+    for rec in read_records(_open_input(file), max_chars=max_chars):
+        if isinstance(rec, BadLine):
+            bad += 1
+            click.echo(f"line {rec.line_no}: {rec.message}", err=True)
+            if not skip_bad:
+                raise click.exceptions.Exit(_fail(f"stopped at line {rec.line_no} (use --skip-bad to report bad lines and go on)"))
+            obj = dict(rec.obj or {})
+            obj["error"] = rec.message
+            obj["findings"] = []
+            out.write((json.dumps(obj, ensure_ascii=False) if fmt == "jsonl" else f"{rec.line_no:>4} ERROR {rec.message}") + "\n")
+            continue
+        use_lang = checker.resolve_lang(rec.text, rec.lang)
+        findings = checker.check(rec.text, rec.speaker, lang=use_lang)
+        obj = dict(rec.obj)
+        obj.setdefault("speaker", rec.speaker)
+        obj["lang"] = use_lang
+        obj["findings"] = [f.to_dict() for f in findings]
+        out.write((json.dumps(obj, ensure_ascii=False) if fmt == "jsonl" else _text_line(rec.line_no, obj, findings)) + "\n")
+    out.flush()
+    if bad:
+        click.echo(f"{bad} bad line(s) reported", err=True)
+
+
+def _fail(message: str) -> int:
+    click.echo(f"Error: {message}", err=True)
+    return 1
+
+
+@cli.command("eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True)
+@click.option("--no-meaning", is_flag=True, help="Rules only.")
+@click.option("--errors", is_flag=True, help="List every miss and false alarm.")
+def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool) -> None:
+    """Precision, recall, F1 and false alarms on labelled JSON Lines, per language and category.
+
+    Example: callassist eval ../shared/devset/zh.jsonl ../shared/devset/en.jsonl
+    """
+    checker = Checker(lang, meaning=not no_meaning)
+    reports: dict[str, Report] = defaultdict(Report)
+    records = []
+    for path in files:
+        with open(path, "rb") as fh:
+            for rec in read_records(fh):
+                if isinstance(rec, BadLine):
+                    raise click.exceptions.Exit(_fail(f"{path}: line {rec.line_no}: {rec.message}"))
+                records.append(rec)
+    with click.progressbar(records, label="checking", file=sys.stderr) as bar:
+        for rec in bar:
+            use = checker.resolve_lang(rec.text, rec.lang)
+            reports[use].add(rec.obj, checker.check(rec.text, rec.speaker, lang=use))
+    for use in sorted(reports):
+        click.echo("\n".join(reports[use].lines(f"lang={use}", show_errors=errors)))
+        s = reports[use].summary()
+        click.echo(f"summary lang={use}: agent_f1={s['agent_f1']:.3f} agent_false_alarm={s['agent_false_alarm']:.3f} cue_f1={s['cue_f1']:.3f}\n")
+
+
+@cli.group()
+def rules() -> None:
+    """Lint, list, test and train the rules in lexicons/."""
+
+
+def _langs(lang: str) -> tuple[str, ...]:
+    return LANGUAGES if lang == "all" else (lang,)
+
+
+_LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
+
+
+@rules.command("lint")
+@_LANG_OPTION
+def rules_lint(lang: str) -> None:
+    """Validate every lexicon file; prints `file:line: message` per problem.
+
+    Example: callassist rules lint --lang zh
+    """
+    problems: list[str] = []
+    count = 0
+    for code in _langs(lang):
+        try:
+            load_language_config(code)
+        except CallassistError as exc:
+            problems.extend(getattr(exc, "problems", [str(exc)]))
+        found, loaded, _ = lint_lexicon(code)
+        problems.extend(found)
+        count += len(loaded)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        raise click.exceptions.Exit(_fail(f"{len(problems)} problem(s)"))
+    click.echo(f"ok: {count} rules")
+
+
+@rules.command("list")
+@_LANG_OPTION
+@click.option("--category", help="Only this category.")
+def rules_list(lang: str, category: str | None) -> None:
+    """Show every rule with its category, severity and citation.
+
+    Example: callassist rules list --lang en --category threat_arrest
+    """
+    for code in _langs(lang):
+        for rule in load_lexicon(code).rules:
+            if category and rule.category != category:
+                continue
+            click.echo(f"{rule.id}  [{rule.kind}:{rule.category}, {rule.severity}, {rule.speaker}]")
+            for cite in rule.citation:
+                click.echo(f"    § {cite}")
+            click.echo(f"    verification: {rule.verification}")
+
+
+def example_failures(checker: Checker, lang: str) -> list[str]:
+    """Every rule example the rule layer gets wrong, as printable lines."""
+    failures = []
+    for rule in checker.lexicon(lang).rules:
+        speaker = "customer" if rule.speaker == "customer" else "agent"
+        for text in rule.examples_flag:
+            ids = {f.rule_id for f in checker.check(text, speaker, lang=lang, final=False)}
+            if rule.id not in ids:
+                failures.append(f"{rule.source}: {rule.id}: should flag: {text}  (got {sorted(ids) or 'nothing'})")
+        for text in rule.examples_pass:
+            cats = {f.category for f in checker.check(text, speaker, lang=lang, final=False)}
+            if rule.category in cats:
+                failures.append(f"{rule.source}: {rule.id}: should pass: {text}  (got {sorted(cats)})")
+    return failures
+
+
+@rules.command("test")
+@_LANG_OPTION
+def rules_test(lang: str) -> None:
+    """Run every rule's `examples` (flag/pass) through the rule layer.
+
+    Example: callassist rules test --lang zh
+    """
+    checker = Checker(meaning=False)
+    failures = [line for code in _langs(lang) for line in example_failures(checker, code)]
+    for line in failures:
+        click.echo(line)
+    if failures:
+        raise click.exceptions.Exit(_fail(f"{len(failures)} example(s) failed"))
+    click.echo("ok: all examples behave")
+
+
+@rules.command("train")
+def rules_train() -> None:
+    """Train the meaning layer on lexicons/*/training/*.jsonl (cross-validated thresholds).
+
+    Example: callassist rules train
+    """
+    from assistant.rules.meaning import train
+
+    path, reports = train(progress=lambda msg: click.echo(msg, err=True))
+    for role, rep in reports.items():
+        click.echo(
+            f"{role:8} examples={rep['examples']} cross-validated line precision={rep['line_precision']:.3f} "
+            f"recall={rep['line_recall']:.3f} false_alarm_rate={rep['false_alarm_rate']:.3f}"
+        )
+    click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the ``callassist`` console script."""
+    cli(prog_name="callassist")

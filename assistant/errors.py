@@ -1,0 +1,50 @@
+"""Errors raised by the library. Each carries a short code and a message that names the fix."""
+from __future__ import annotations
+
+
+class CallassistError(Exception):
+    """Base class for every error the library raises on purpose.
+
+    ``code`` is a stable identifier (``E001`` …) so that messages can be searched for
+    in the documentation; ``str(err)`` is the full message including the code.
+    """
+
+    code = "E000"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[{self.code}] {message}")
+        self.message = message
+
+
+class RuleFileError(CallassistError):
+    """A lexicon file is missing, unreadable or does not match the schema."""
+
+    code = "E001"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "\n".join(problems[:20])
+        more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"invalid rule files (run `callassist rules lint`):\n{shown}{more}")
+
+
+class UnknownLanguageError(CallassistError):
+    """A language code that the checker has no lexicon for."""
+
+    code = "E002"
+
+
+class InputLineError(CallassistError):
+    """One line of a JSON Lines input cannot be checked."""
+
+    code = "E003"
+
+    def __init__(self, line_no: int, message: str) -> None:
+        self.line_no = line_no
+        super().__init__(f"line {line_no}: {message}")
+
+
+class MeaningModelError(CallassistError):
+    """The meaning layer's trained weights are missing or stale."""
+
+    code = "E004"

@@ -1,0 +1,118 @@
+"""Score the checker against labelled utterances (the TAXONOMY.md labelled format).
+
+The figures match ``shared/tools/score.py``: line-level precision/recall/F1 per speaker
+(a line counts as found when any finding of the right kind is raised), the false-alarm
+rate on clean agent lines, and per-category recall/precision; plus hits per rule.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from assistant.events import Finding
+
+WANT_KIND = {"agent": "violation", "customer": "cue"}
+
+
+@dataclass
+class LineCounts:
+    """Line-level confusion counts for one speaker."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        clean = self.fp + self.tn
+        return self.fp / clean if clean else 0.0
+
+    @property
+    def lines(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+
+@dataclass
+class Report:
+    """Everything ``callassist eval`` prints, per language."""
+
+    speakers: dict[str, LineCounts] = field(default_factory=lambda: defaultdict(LineCounts))
+    cat_gold: Counter = field(default_factory=Counter)
+    cat_pred: Counter = field(default_factory=Counter)
+    cat_tp: Counter = field(default_factory=Counter)
+    rule_hits: Counter = field(default_factory=Counter)
+    rule_correct: Counter = field(default_factory=Counter)
+    errors: list[tuple[str, dict, list[str]]] = field(default_factory=list)
+
+    def add(self, gold: dict, findings: Iterable[Finding]) -> None:
+        """Count one labelled line against the findings raised for it."""
+        speaker = gold.get("speaker", "agent")
+        kind = WANT_KIND.get(speaker, "violation")
+        labels = set(gold.get("labels") or [])
+        relevant = [f for f in findings if f.kind == kind]
+        found = {f.category for f in relevant}
+        counts = self.speakers[speaker]
+        if labels and found:
+            counts.tp += 1
+        elif labels:
+            counts.fn += 1
+            self.errors.append(("MISS", gold, sorted(found)))
+        elif found:
+            counts.fp += 1
+            self.errors.append(("FALSE ALARM", gold, sorted(found)))
+        else:
+            counts.tn += 1
+        for cat in labels:
+            self.cat_gold[cat] += 1
+            self.cat_tp[cat] += cat in found
+        for cat in found:
+            self.cat_pred[cat] += 1
+        for f in relevant:
+            self.rule_hits[f.rule_id] += 1
+            self.rule_correct[f.rule_id] += f.category in labels
+
+    def lines(self, title: str, show_errors: bool = False) -> list[str]:
+        """The report as printable lines."""
+        out = [f"== {title}"]
+        for speaker in ("agent", "customer"):
+            c = self.speakers.get(speaker)
+            if not c or not c.lines:
+                continue
+            clean = c.fp + c.tn
+            out.append(
+                f"{speaker:8} lines={c.lines:4d} precision={c.precision:.3f} recall={c.recall:.3f} "
+                f"f1={c.f1:.3f} false_alarm_rate={c.false_alarm_rate:.3f} ({c.fp}/{clean} clean lines flagged)"
+            )
+        out.append("category               gold  recall  predicted  precision")
+        for cat in sorted(set(self.cat_gold) | set(self.cat_pred)):
+            rec = self.cat_tp[cat] / self.cat_gold[cat] if self.cat_gold[cat] else float("nan")
+            prec = self.cat_tp[cat] / self.cat_pred[cat] if self.cat_pred[cat] else float("nan")
+            out.append(f"{cat:21} {self.cat_gold[cat]:5d}  {rec:6.3f}  {self.cat_pred[cat]:9d}  {prec:9.3f}")
+        out.append("rule                                        hits  correct")
+        for rule_id, hits in sorted(self.rule_hits.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"{rule_id:42} {hits:5d}  {self.rule_correct[rule_id]:7d}")
+        if show_errors:
+            for tag, gold, found in self.errors:
+                out.append(f"{tag:11} [{gold.get('lang')}/{gold.get('speaker', 'agent')}] {gold.get('labels')} got={found} :: {gold['text']}")
+        return out
+
+    def summary(self) -> dict[str, float]:
+        """The headline figures: agent F1, agent false alarms, cue F1."""
+        agent = self.speakers.get("agent", LineCounts())
+        cue = self.speakers.get("customer", LineCounts())
+        return {"agent_f1": agent.f1, "agent_false_alarm": agent.false_alarm_rate, "cue_f1": cue.f1}

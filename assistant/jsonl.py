@@ -1,0 +1,76 @@
+"""Read JSON Lines utterances for ``check``/``eval`` with a clear error for every bad line."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterator
+
+from assistant.rules.loader import LANGUAGES
+
+DEFAULT_MAX_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """One good input line: the object as read plus the fields the checker needs."""
+
+    line_no: int
+    obj: dict[str, Any]
+    text: str
+    speaker: str
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """One input line that cannot be checked, with the reason."""
+
+    line_no: int
+    message: str
+    obj: dict[str, Any] | None = None
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    for no, raw in enumerate(stream, 1):
+        yield no, raw.rstrip(b"\r\n")
+
+
+def read_records(stream: BinaryIO, max_chars: int = DEFAULT_MAX_CHARS, default_lang: str | None = None) -> Iterator[Record | BadLine]:
+    """Yield a :class:`Record` or :class:`BadLine` for every line of ``stream``, in order."""
+    for no, raw in _lines(stream):
+        if len(raw) > max_chars * 4 + 1024:
+            yield BadLine(no, f"line is {len(raw):,} bytes, longer than any utterance (limit {max_chars:,} characters; raise it with --max-chars)")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield BadLine(no, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)")
+            continue
+        if not line.strip():
+            yield BadLine(no, "empty line: expected a JSON object with a `text` field")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield BadLine(no, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(obj, dict):
+            yield BadLine(no, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        text = obj.get("text")
+        if not isinstance(text, str):
+            what = "missing" if text is None else f"a {type(text).__name__}, not a string"
+            yield BadLine(no, f"`text` is {what}", obj)
+            continue
+        if len(text) > max_chars:
+            yield BadLine(no, f"`text` has {len(text):,} characters, over the limit of {max_chars:,} (raise it with --max-chars)", obj)
+            continue
+        speaker = obj.get("speaker", "agent")
+        if speaker not in ("agent", "customer"):
+            yield BadLine(no, f"unknown speaker {speaker!r}: use agent or customer", obj)
+            continue
+        lang = obj.get("lang", default_lang)
+        if lang is not None and lang not in (*LANGUAGES, "auto"):
+            yield BadLine(no, f"unknown language {lang!r}: use zh or en (or omit `lang` to detect it)", obj)
+            continue
+        yield Record(no, obj, text, speaker, None if lang == "auto" else lang)

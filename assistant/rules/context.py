@@ -1,0 +1,113 @@
+"""Clause-level context around a match: negation, reported speech, lawful framing.
+
+All offsets are into the *normalised* text. The language settings come from the
+lexicon's ``_language.yaml`` so that the behaviour is data, not code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.rules.loader import LanguageConfig
+
+
+def _alternation(words: tuple[str, ...], word_bounded: bool) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    body = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    if word_bounded:
+        return re.compile(rf"(?<![\w'])(?:{body})(?![\w])")
+    return re.compile(f"(?:{body})")
+
+
+@dataclass
+class ContextRules:
+    """Compiled context settings of one language."""
+
+    config: LanguageConfig
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.word_bounded = cfg.lang != "zh"
+        self.clause_chars = set(cfg.clause_delimiters)
+        self.sentence_chars = set(cfg.sentence_delimiters)
+        self.breakers = _alternation(cfg.scope_breakers, self.word_bounded)
+        self.negators = _alternation(cfg.negators, False)
+        self.barriers = _alternation(cfg.negation_barriers, self.word_bounded)
+        self.exceptions = [re.compile(x) for x in cfg.negation_exceptions]
+        self.frames = _alternation(cfg.quote_frames, self.word_bounded)
+        self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
+        if self.word_bounded and self.negators is not None:
+            body = "|".join(re.escape(w) for w in sorted(cfg.negators, key=len, reverse=True))
+            self.negators = re.compile(rf"(?:(?<![\w'])(?:{body})(?![\w])|n't(?![\w]))")
+
+    def _window_start(self, text: str, end: int, size: int) -> int:
+        """Start of the last ``size`` units (characters for zh, words for en) before ``end``."""
+        if not self.word_bounded:
+            return max(0, end - size)
+        pos = end
+        words = 0
+        while pos > 0 and words < size:
+            pos -= 1
+            while pos > 0 and text[pos - 1] != " ":
+                pos -= 1
+            words += 1
+        return pos
+
+    def clause_start(self, text: str, pos: int) -> int:
+        """Start of the clause containing ``pos``: after a delimiter or a scope breaker."""
+        start = 0
+        for k in range(pos - 1, -1, -1):
+            if text[k] in self.clause_chars:
+                start = k + 1
+                break
+        if self.breakers is not None:
+            for m in self.breakers.finditer(text, start, pos):
+                start = max(start, m.end())
+        return start
+
+    def sentence_bounds(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """``[a, b)`` of the sentence containing the span ``[start, end)``."""
+        a = 0
+        for k in range(start - 1, -1, -1):
+            if text[k] in self.sentence_chars:
+                a = k + 1
+                break
+        b = len(text)
+        for k in range(end, len(text)):
+            if text[k] in self.sentence_chars:
+                b = k
+                break
+        return a, b
+
+    def is_negated(self, text: str, start: int) -> bool:
+        """True when a negator in the same clause governs the match starting at ``start``."""
+        if self.negators is None:
+            return False
+        clause = self.clause_start(text, start)
+        lo = max(clause, self._window_start(text, start, self.config.negation_window))
+        for m in self.negators.finditer(text, lo, start):
+            between = text[m.end() : start]
+            if self.barriers is not None and self.barriers.search(between):
+                continue
+            if any(x.match(text, m.start()) for x in self.exceptions):
+                continue
+            return True
+        return False
+
+    def negator_inside(self, text: str, start: int, end: int) -> bool:
+        """True when the match itself starts with a negator (e.g. a phrase like 不会…)."""
+        return bool(self.negators is not None and self.negators.match(text, start, end))
+
+    def is_quoted(self, text: str, start: int) -> bool:
+        """True when the match sits in reported speech ("you said…", "您说…") in its sentence."""
+        if self.frames is None:
+            return False
+        sent_start, _ = self.sentence_bounds(text, start, start)
+        lo = max(sent_start, self._window_start(text, start, self.config.quote_window))
+        for m in self.frames.finditer(text, lo, start):
+            between = text[m.end() : start]
+            if self.quote_breakers is not None and self.quote_breakers.search(between):
+                continue
+            return True
+        return False

@@ -1,0 +1,338 @@
+"""Load and validate lexicon files (rules as data) with ``file:line`` error reporting."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+from assistant.errors import RuleFileError, UnknownLanguageError
+from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES
+from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
+
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+LEXICON_ENV = "CALLASSIST_LEXICONS"
+
+
+def lexicon_root() -> Path:
+    """The folder holding ``zh/`` and ``en/`` lexicons.
+
+    ``$CALLASSIST_LEXICONS`` wins; otherwise the ``lexicons/`` folder of the source tree.
+    """
+    env = os.environ.get(LEXICON_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "lexicons"
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """What a rule matches: literal phrases, regular expressions, spaCy token patterns."""
+
+    phrases: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    tokens: tuple[tuple[dict[str, Any], ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Unless:
+    """When a match is *not* a finding: negated, reported speech, or a lawful framing."""
+
+    phrases: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    negation: bool = True
+    quote: bool = True
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a family of phrasings that map to one category."""
+
+    id: str
+    lang: str
+    category: str
+    kind: str
+    severity: str
+    speaker: str
+    citation: tuple[str, ...]
+    verification: str
+    explanation: str
+    suggestion: str
+    patterns: Patterns
+    unless: Unless
+    examples_flag: tuple[str, ...]
+    examples_pass: tuple[str, ...]
+    version: int = 1
+    description: str = ""
+    source: str = ""
+
+    @property
+    def citation_text(self) -> str:
+        """All clauses this rule enforces, joined into one line."""
+        return "；".join(self.citation) if self.lang == "zh" else "; ".join(self.citation)
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    """File-level defaults for a category: used by findings of the meaning layer."""
+
+    lang: str
+    category: str
+    kind: str
+    severity: str
+    citation: tuple[str, ...]
+    verification: str
+    explanation: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    """Per-language settings from ``_language.yaml``: negation, quoting, clause splitting."""
+
+    lang: str
+    replacements: dict[str, str]
+    clause_delimiters: str
+    sentence_delimiters: str
+    scope_breakers: tuple[str, ...]
+    negators: tuple[str, ...]
+    negation_window: int
+    negation_barriers: tuple[str, ...]
+    negation_exceptions: tuple[str, ...]
+    quote_frames: tuple[str, ...]
+    quote_breakers: tuple[str, ...]
+    quote_window: int
+
+
+@dataclass
+class Lexicon:
+    """Every rule and setting of one language."""
+
+    lang: str
+    config: LanguageConfig
+    rules: list[Rule]
+    categories: dict[str, CategoryInfo] = field(default_factory=dict)
+    digest: str = ""
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError if none)."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def _tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+class _LineLocator:
+    """Finds the line of a value inside a YAML document from its path."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self.root = yaml.compose(text)
+        except yaml.YAMLError:
+            self.root = None
+
+    def line(self, path: list[Any]) -> int:
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                nxt = next((v for k, v in node.value if k.value == key), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                nxt = node.value[key]
+            else:
+                nxt = None
+            if nxt is None:
+                break
+            node = nxt
+            line = node.start_mark.line + 1
+        return line
+
+
+def _read_yaml(path: Path) -> tuple[Any, _LineLocator | None, list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return None, None, [f"{path}:1: not UTF-8 ({exc.reason} at byte {exc.start})"]
+    except OSError as exc:
+        return None, None, [f"{path}:1: cannot read: {exc.strerror}"]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, None, [f"{path}:{line}: YAML syntax error: {getattr(exc, 'problem', exc)}"]
+    return data, _LineLocator(text), []
+
+
+def _schema_problems(path: Path, data: Any, schema: dict, loc: _LineLocator) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        out.append(f"{path}:{loc.line(list(err.absolute_path))}: {where}: {err.message}")
+    return out
+
+
+def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: dict) -> list[str]:
+    out = []
+    for k, rx in enumerate(patterns.get("regex") or []):
+        try:
+            re.compile(rx)
+        except re.error as exc:
+            out.append(f"{path}:{loc.line(base + ['regex', k])}: bad regex {rx!r}: {exc}")
+    return out
+
+
+def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
+    """Read and validate ``<root>/<lang>/_language.yaml``."""
+    path = (root or lexicon_root()) / lang / "_language.yaml"
+    data, loc, problems = _read_yaml(path)
+    if not problems and loc is not None:
+        problems = _schema_problems(path, data, LANGUAGE_FILE, loc)
+    if problems:
+        raise RuleFileError(problems)
+    return LanguageConfig(
+        lang=data["lang"],
+        replacements=dict(data.get("replacements") or {}),
+        clause_delimiters=data["clause_delimiters"],
+        sentence_delimiters=data["sentence_delimiters"],
+        scope_breakers=_tuple(data.get("scope_breakers")),
+        negators=_tuple(data["negators"]),
+        negation_window=int(data.get("negation_window", 8)),
+        negation_barriers=_tuple(data.get("negation_barriers")),
+        negation_exceptions=_tuple(data.get("negation_exceptions")),
+        quote_frames=_tuple(data["quote_frames"]),
+        quote_breakers=_tuple(data.get("quote_breakers")),
+        quote_window=int(data.get("quote_window", 25)),
+    )
+
+
+def rule_files(lang: str, root: Path | None = None) -> list[Path]:
+    """The rule files of a language, sorted (``_language.yaml`` excluded)."""
+    folder = (root or lexicon_root()) / lang
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def _build_rules(path: Path, data: dict) -> Iterator[Rule | CategoryInfo]:
+    defaults = data["defaults"]
+    yield CategoryInfo(
+        lang=data["lang"],
+        category=data["category"],
+        kind=data["kind"],
+        severity=defaults["severity"],
+        citation=_tuple(defaults["citation"]),
+        verification=defaults["verification"],
+        explanation=defaults["explanation"],
+        suggestion=defaults["suggestion"],
+    )
+    for raw in data["rules"]:
+        merged = {**defaults, **raw}
+        unless = {**(defaults.get("unless") or {}), **(raw.get("unless") or {})}
+        pats = raw["patterns"]
+        yield Rule(
+            id=raw["id"],
+            lang=data["lang"],
+            category=merged.get("category", data["category"]),
+            kind=merged.get("kind", data["kind"]),
+            severity=merged["severity"],
+            speaker=merged["speaker"],
+            citation=_tuple(merged["citation"]),
+            verification=merged["verification"],
+            explanation=merged["explanation"],
+            suggestion=merged["suggestion"],
+            patterns=Patterns(
+                phrases=_tuple(pats.get("phrases")),
+                regex=_tuple(pats.get("regex")),
+                tokens=tuple(tuple(p) for p in pats.get("tokens") or ()),
+            ),
+            unless=Unless(
+                phrases=_tuple(unless.get("phrases")),
+                regex=_tuple(unless.get("regex")),
+                negation=bool(unless.get("negation", True)),
+                quote=bool(unless.get("quote", True)),
+            ),
+            examples_flag=_tuple((raw.get("examples") or {}).get("flag")),
+            examples_pass=_tuple((raw.get("examples") or {}).get("pass")),
+            version=int(merged.get("version", 1)),
+            description=merged.get("description", ""),
+            source=str(path),
+        )
+
+
+def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[Rule], dict[str, CategoryInfo]]:
+    """Validate every file of a language; return ``(problems, rules, categories)``."""
+    problems: list[str] = []
+    rules: list[Rule] = []
+    categories: dict[str, CategoryInfo] = {}
+    seen: dict[str, str] = {}
+    files = rule_files(lang, root)
+    if not files:
+        problems.append(f"{(root or lexicon_root()) / lang}:1: no rule files found")
+    for path in files:
+        data, loc, probs = _read_yaml(path)
+        if probs or loc is None:
+            problems.extend(probs)
+            continue
+        probs = _schema_problems(path, data, RULE_FILE, loc)
+        if probs:
+            problems.extend(probs)
+            continue
+        if data["lang"] != lang:
+            problems.append(f"{path}:{loc.line(['lang'])}: lang is {data['lang']!r} but the file is under {lang}/")
+        allowed = VIOLATION_CATEGORIES if data["kind"] == "violation" else CUE_CATEGORIES
+        if data["category"] not in allowed:
+            problems.append(f"{path}:{loc.line(['category'])}: category {data['category']!r} is not a {data['kind']} category")
+        if data["category"] in categories:
+            problems.append(f"{path}:{loc.line(['category'])}: category {data['category']!r} already defined in another file")
+        for k, raw in enumerate(data["rules"]):
+            base = ["rules", k]
+            rid = raw["id"]
+            if not rid.startswith(f"{lang}."):
+                problems.append(f"{path}:{loc.line(base + ['id'])}: rule id {rid!r} must start with '{lang}.'")
+            if rid in seen:
+                problems.append(f"{path}:{loc.line(base + ['id'])}: duplicate rule id {rid!r} (also in {seen[rid]})")
+            seen[rid] = str(path)
+            pats = raw["patterns"]
+            if not any(pats.get(key) for key in ("phrases", "regex", "tokens")):
+                problems.append(f"{path}:{loc.line(base + ['patterns'])}: rule {rid} has no patterns")
+            problems.extend(_regex_problems(path, loc, base + ["patterns"], pats))
+            problems.extend(_regex_problems(path, loc, base + ["unless"], raw.get("unless") or {}))
+            if not (raw.get("examples") or {}).get("flag"):
+                problems.append(f"{path}:{loc.line(base + ['examples'])}: rule {rid} needs at least one `flag` example")
+        problems.extend(_regex_problems(path, loc, ["defaults", "unless"], data["defaults"].get("unless") or {}))
+        for item in _build_rules(path, data):
+            if isinstance(item, CategoryInfo):
+                categories[item.category] = item
+            else:
+                rules.append(item)
+    return problems, rules, categories
+
+
+def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
+    """Load one language's lexicon, raising :class:`RuleFileError` on any problem."""
+    if lang not in LANGUAGES:
+        raise UnknownLanguageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
+    root = root or lexicon_root()
+    if not (root / lang).is_dir():
+        raise RuleFileError([f"{root / lang}:1: lexicon folder missing (set ${LEXICON_ENV} to the lexicons/ folder)"])
+    config = load_language_config(lang, root)
+    problems, rules, categories = lint_lexicon(lang, root)
+    if problems:
+        raise RuleFileError(problems)
+    digest = hashlib.sha256()
+    for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16])

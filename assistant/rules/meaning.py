@@ -1,0 +1,277 @@
+"""The meaning layer: a sentence classifier that catches what keywords miss.
+
+Veiled threats ("it would be a shame if something happened to that nice car") carry no
+keyword; a one-vs-rest logistic classifier over multilingual sentence embeddings learns
+the categories from example utterances the team wrote (``lexicons/*/training/*.jsonl``,
+never the dev set). It only runs on final utterances, and it defers to the rule layer's
+reading of context: a category whose keyword match was negated, quoted or framed
+lawfully is not raised again by the classifier.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from assistant.errors import MeaningModelError
+from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
+from assistant.rules.engine import Candidate
+from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root
+from assistant.text import NormalizedText, Normalizer
+
+log = logging.getLogger(__name__)
+
+ROLES: dict[str, tuple[str, ...]] = {"agent": VIOLATION_CATEGORIES, "customer": CUE_CATEGORIES}
+MODEL_FILE = "meaning_model.npz"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled training utterance."""
+
+    text: str
+    speaker: str
+    labels: tuple[str, ...]
+    lang: str
+
+
+@dataclass
+class RoleModel:
+    """Weights of one speaker role's one-vs-rest logistic classifier."""
+
+    categories: tuple[str, ...]
+    weights: np.ndarray  # (512, C)
+    bias: np.ndarray  # (C,)
+    thresholds: np.ndarray  # (C,)
+
+    def probabilities(self, vecs: np.ndarray) -> np.ndarray:
+        """Per-category probabilities for embedded utterances ``(n, 512) -> (n, C)``."""
+        return 1.0 / (1.0 + np.exp(-(vecs @ self.weights + self.bias)))
+
+
+def training_files(root: Path | None = None) -> list[Path]:
+    """The training corpora of every language, sorted."""
+    root = root or lexicon_root()
+    return sorted(p for lang in LANGUAGES for p in (root / lang / "training").glob("*.jsonl"))
+
+
+def training_digest(root: Path | None = None) -> str:
+    """A hash of the training corpora; the model file records the one it was trained on."""
+    h = hashlib.sha256()
+    for path in training_files(root):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_examples(root: Path | None = None) -> list[Example]:
+    """Read every training corpus; raises :class:`MeaningModelError` on a bad line."""
+    out = []
+    for path in training_files(root):
+        lang = path.parent.parent.name
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MeaningModelError(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
+            speaker = row.get("speaker", "agent")
+            labels = tuple(row.get("labels") or ())
+            bad = [c for c in labels if c not in ROLES.get(speaker, ())]
+            if speaker not in ROLES or bad or not isinstance(row.get("text"), str):
+                raise MeaningModelError(f"{path}:{no}: bad example (speaker {speaker!r}, labels {bad or labels})")
+            out.append(Example(row["text"], speaker, labels, lang))
+    return out
+
+
+def _fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, epochs: int = 400, lr: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest logistic regression by full-batch Adam, positives up-weighted."""
+    n, d = x.shape
+    c = y.shape[1]
+    pos = y.sum(axis=0)
+    pos_weight = np.where(pos > 0, (n - pos) / np.maximum(pos, 1), 1.0) ** 0.5
+    w = np.zeros((d, c))
+    b = np.zeros(c)
+    mw, vw, mb, vb = (np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b))
+    for t in range(1, epochs + 1):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        sample_w = np.where(y > 0, pos_weight, 1.0)
+        g = (p - y) * sample_w / n
+        gw = x.T @ g + l2 * w
+        gb = g.sum(axis=0)
+        for param, grad, m, v in ((w, gw, mw, vw), (b, gb, mb, vb)):
+            m *= 0.9
+            m += 0.1 * grad
+            v *= 0.999
+            v += 0.001 * grad * grad
+            param -= lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return w.astype(np.float32), b.astype(np.float32)
+
+
+def _pick_thresholds(probs: np.ndarray, y: np.ndarray, floor: float) -> np.ndarray:
+    """Per category, the threshold that maximises F1 of out-of-fold predictions."""
+    out = np.full(y.shape[1], 0.5, dtype=np.float32)
+    grid = np.arange(floor, 0.96, 0.025)
+    for k in range(y.shape[1]):
+        best = (-1.0, 0.5)
+        for t in grid:
+            pred = probs[:, k] >= t
+            tp = float((pred & (y[:, k] > 0)).sum())
+            fp = float((pred & (y[:, k] == 0)).sum())
+            fn = float((~pred & (y[:, k] > 0)).sum())
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f1 > best[0] + 1e-9:
+                best = (f1, float(t))
+        out[k] = best[1]
+    return out
+
+
+def train_role(vecs: np.ndarray, examples: Sequence[Example], role: str, folds: int = 5, floor: float = 0.4, seed: int = 7) -> tuple[RoleModel, dict]:
+    """Train one role's classifier; thresholds come from ``folds``-fold cross-validation."""
+    cats = ROLES[role]
+    idx = np.array([k for k, e in enumerate(examples) if e.speaker == role])
+    x = vecs[idx]
+    y = np.array([[1.0 if c in examples[k].labels else 0.0 for c in cats] for k in idx])
+    order = np.random.default_rng(seed).permutation(len(idx))
+    oof = np.zeros_like(y)
+    for f in range(folds):
+        test = order[f::folds]
+        train = np.setdiff1d(order, test)
+        w, b = _fit(x[train], y[train])
+        oof[test] = 1.0 / (1.0 + np.exp(-(x[test] @ w + b)))
+    thresholds = _pick_thresholds(oof, y, floor)
+    w, b = _fit(x, y)
+    pred = oof >= thresholds
+    line_gold = y.any(axis=1)
+    line_pred = pred.any(axis=1)
+    tp = int((line_gold & line_pred).sum())
+    report = {
+        "examples": int(len(idx)),
+        "line_precision": tp / max(1, int(line_pred.sum())),
+        "line_recall": tp / max(1, int(line_gold.sum())),
+        "false_alarm_rate": int((line_pred & ~line_gold).sum()) / max(1, int((~line_gold).sum())),
+    }
+    return RoleModel(cats, w, b, thresholds), report
+
+
+def train(root: Path | None = None, encoder=None, progress: Callable[[str], None] | None = None) -> tuple[Path, dict]:
+    """Train both roles on every language's corpus and write ``lexicons/meaning_model.npz``."""
+    from assistant.rules.encoder import shared_encoder
+
+    root = root or lexicon_root()
+    examples = load_examples(root)
+    if not examples:
+        raise MeaningModelError(f"no training examples under {root}/*/training/")
+    normalizers = {lang: Normalizer() for lang in LANGUAGES}
+    texts = [normalizers[e.lang](e.text).text for e in examples]
+    enc = encoder or shared_encoder()
+    if progress:
+        progress(f"embedding {len(texts)} examples")
+    vecs = enc.encode(texts)
+    arrays: dict[str, np.ndarray] = {"digest": np.array(training_digest(root))}
+    reports = {}
+    for role in ROLES:
+        if progress:
+            progress(f"training {role} classifier")
+        model, reports[role] = train_role(vecs, examples, role)
+        arrays[f"{role}_weights"] = model.weights
+        arrays[f"{role}_bias"] = model.bias
+        arrays[f"{role}_thresholds"] = model.thresholds
+        arrays[f"{role}_categories"] = np.array(model.categories)
+    path = root / MODEL_FILE
+    np.savez_compressed(path, **arrays)
+    return path, reports
+
+
+def read_model(root: Path | None = None) -> tuple[dict[str, RoleModel], str]:
+    """Load the trained weights and the training digest they were made from."""
+    path = (root or lexicon_root()) / MODEL_FILE
+    if not path.exists():
+        raise MeaningModelError(f"meaning model {path} not found: run `callassist rules train` (or check with --no-meaning)")
+    data = np.load(path)
+    models = {
+        role: RoleModel(
+            tuple(str(c) for c in data[f"{role}_categories"]),
+            data[f"{role}_weights"],
+            data[f"{role}_bias"],
+            data[f"{role}_thresholds"],
+        )
+        for role in ROLES
+    }
+    return models, str(data["digest"])
+
+
+class MeaningLayer:
+    """Sentence-level findings for one language, fused with the rule layer's candidates."""
+
+    def __init__(self, lexicon: Lexicon, models: dict[str, RoleModel], encoder=None) -> None:
+        self.lexicon = lexicon
+        self.models = models
+        self._encoder = encoder
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from assistant.rules.encoder import shared_encoder
+
+            self._encoder = shared_encoder()
+        return self._encoder
+
+    def warm_up(self) -> None:
+        """Load the encoder weights now (about a second) instead of on the first utterance."""
+        self.encoder.encode(["warm up"])
+
+    def scores(self, texts: Sequence[str], speaker: str) -> np.ndarray:
+        """Per-category probabilities ``(n, C)`` of normalised texts for ``speaker``."""
+        return self.models[speaker].probabilities(self.encoder.encode(texts))
+
+    def findings(
+        self,
+        norm: NormalizedText,
+        speaker: str,
+        candidates: Iterable[Candidate],
+        rule_findings: Sequence[Finding],
+    ) -> list[Finding]:
+        """Categories the classifier sees that the rules neither found nor explicitly cleared."""
+        model = self.models[speaker]
+        probs = self.scores([norm.text], speaker)[0]
+        found = {f.category for f in rule_findings}
+        cleared = {c.rule.category for c in candidates if c.suppressed_by}
+        out = []
+        for cat, p, t in zip(model.categories, probs, model.thresholds):
+            if p < t or cat in found or cat in cleared or cat not in self.lexicon.categories:
+                continue
+            info = self.lexicon.categories[cat]
+            sep = "；" if self.lexicon.lang == "zh" else "; "
+            out.append(
+                Finding(
+                    kind=info.kind,  # type: ignore[arg-type]
+                    category=cat,
+                    rule_id=f"{self.lexicon.lang}.{cat}.meaning",
+                    severity=info.severity,  # type: ignore[arg-type]
+                    start=0,
+                    end=len(norm.original),
+                    matched=norm.original,
+                    citation=sep.join(info.citation),
+                    explanation=info.explanation,
+                    suggestion=info.suggestion,
+                    source="meaning",
+                    score=float(p),
+                    extra={"verification": info.verification, "threshold": round(float(t), 3)},
+                )
+            )
+        return out
+
+
+def load_meaning_layer(lexicon: Lexicon, root: Path | None = None) -> MeaningLayer:
+    """The meaning layer for ``lexicon``, warning when the weights are older than the corpora."""
+    models, digest = read_model(root)
+    current = training_digest(root)
+    if digest != current:
+        log.warning("meaning model was trained on other data (%s, corpora now %s): run `callassist rules train`", digest, current)
+    return MeaningLayer(lexicon, models)
