@@ -13,7 +13,7 @@ from assistant.checker import Checker
 from assistant.errors import CallassistError
 from assistant.evaluate import Report
 from assistant.events import Finding
-from assistant.jsonl import DEFAULT_MAX_CHARS, BadLine, read_records
+from assistant.jsonl import DEFAULT_MAX_CHARS, BadLine, CallHeader, read_records
 from assistant.rules.loader import LANGUAGES, lint_lexicon, load_language_config, load_lexicon
 
 
@@ -75,6 +75,9 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
     out = sys.stdout
     bad = 0
     for rec in read_records(_open_input(file), max_chars=max_chars):
+        if isinstance(rec, CallHeader):
+            out.write((json.dumps(rec.obj, ensure_ascii=False) if fmt == "jsonl" else f"{rec.line_no:>4} call {rec.obj['call']}") + "\n")
+            continue
         if isinstance(rec, BadLine):
             bad += 1
             click.echo(f"line {rec.line_no}: {rec.message}", err=True)
@@ -120,7 +123,8 @@ def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool) -> 
             for rec in read_records(fh):
                 if isinstance(rec, BadLine):
                     raise click.exceptions.Exit(_fail(f"{path}: line {rec.line_no}: {rec.message}"))
-                records.append(rec)
+                if not isinstance(rec, CallHeader):
+                    records.append(rec)
     with click.progressbar(records, label="checking", file=sys.stderr) as bar:
         for rec in bar:
             use = checker.resolve_lang(rec.text, rec.lang)

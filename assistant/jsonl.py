@@ -22,6 +22,14 @@ class Record:
 
 
 @dataclass(frozen=True)
+class CallHeader:
+    """The optional ``{"call": {...}}`` line of a timed transcript: passed through as is."""
+
+    line_no: int
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class BadLine:
     """One input line that cannot be checked, with the reason."""
 
@@ -35,8 +43,10 @@ def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield no, raw.rstrip(b"\r\n")
 
 
-def read_records(stream: BinaryIO, max_chars: int = DEFAULT_MAX_CHARS, default_lang: str | None = None) -> Iterator[Record | BadLine]:
-    """Yield a :class:`Record` or :class:`BadLine` for every line of ``stream``, in order."""
+def read_records(
+    stream: BinaryIO, max_chars: int = DEFAULT_MAX_CHARS, default_lang: str | None = None
+) -> Iterator[Record | CallHeader | BadLine]:
+    """Yield a :class:`Record`, :class:`CallHeader` or :class:`BadLine` per line, in order."""
     for no, raw in _lines(stream):
         if len(raw) > max_chars * 4 + 1024:
             yield BadLine(no, f"line is {len(raw):,} bytes, longer than any utterance (limit {max_chars:,} characters; raise it with --max-chars)")
@@ -56,6 +66,9 @@ def read_records(stream: BinaryIO, max_chars: int = DEFAULT_MAX_CHARS, default_l
             continue
         if not isinstance(obj, dict):
             yield BadLine(no, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        if "call" in obj and "text" not in obj:
+            yield CallHeader(no, obj)
             continue
         text = obj.get("text")
         if not isinstance(text, str):

@@ -171,7 +171,7 @@ def _read_yaml(path: Path) -> tuple[Any, _LineLocator | None, list[str]]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         return None, None, [f"{path}:{line}: YAML syntax error: {getattr(exc, 'problem', exc)}"]
     return data, _LineLocator(text), []
