@@ -35,6 +35,7 @@ class ContextRules:
         self.negators = _alternation(cfg.negators, False)
         self.barriers = _alternation(cfg.negation_barriers, self.word_bounded)
         self.exceptions = [re.compile(x) for x in cfg.negation_exceptions]
+        self.causal = _alternation(cfg.negation_causal, self.word_bounded)
         self.frames = _alternation(cfg.quote_frames, self.word_bounded)
         self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
         if self.word_bounded and self.negators is not None:
@@ -80,18 +81,32 @@ class ContextRules:
                 break
         return a, b
 
+    def _punct_clause_start(self, text: str, pos: int) -> int:
+        for k in range(pos - 1, -1, -1):
+            if text[k] in self.clause_chars:
+                return k + 1
+        return 0
+
     def is_negated(self, text: str, start: int) -> bool:
-        """True when a negator in the same clause governs the match starting at ``start``."""
+        """True when a negator in the same clause governs the match starting at ``start``.
+
+        The negator must stand within ``negation_window`` before the match, with no new
+        first-person subject (a barrier) and no scope breaker between them (in 不还就坐牢
+        the 不 belongs to 还) — unless the breaker closes a causal clause opened right after
+        the negator (我们不会因为一次逾期就…, "not … just because …").
+        """
         if self.negators is None:
             return False
-        clause = self.clause_start(text, start)
-        lo = max(clause, self._window_start(text, start, self.config.negation_window))
+        lo = max(self._punct_clause_start(text, start), self._window_start(text, start, self.config.negation_window))
         for m in self.negators.finditer(text, lo, start):
             between = text[m.end() : start]
             if self.barriers is not None and self.barriers.search(between):
                 continue
             if any(x.match(text, m.start()) for x in self.exceptions):
                 continue
+            if self.breakers is not None and self.breakers.search(between):
+                if self.causal is None or not self.causal.match(between.lstrip()):
+                    continue
             return True
         return False
 

@@ -104,6 +104,7 @@ class LanguageConfig:
     negation_window: int
     negation_barriers: tuple[str, ...]
     negation_exceptions: tuple[str, ...]
+    negation_causal: tuple[str, ...]
     quote_frames: tuple[str, ...]
     quote_breakers: tuple[str, ...]
     quote_window: int
@@ -214,6 +215,7 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         negation_window=int(data.get("negation_window", 8)),
         negation_barriers=_tuple(data.get("negation_barriers")),
         negation_exceptions=_tuple(data.get("negation_exceptions")),
+        negation_causal=_tuple(data.get("negation_causal")),
         quote_frames=_tuple(data["quote_frames"]),
         quote_breakers=_tuple(data.get("quote_breakers")),
         quote_window=int(data.get("quote_window", 25)),
