@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ahocorasick
 import spacy
 from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
 from assistant.rules.context import ContextRules
 from assistant.rules.loader import Lexicon, Rule
+from assistant.rules.prefilter import required_literals
 from assistant.text import NormalizedText, Normalizer
 
 
@@ -25,6 +27,32 @@ class Candidate:
     start: int
     end: int
     suppressed_by: str = ""
+
+
+class _LiteralScanner:
+    """Which regexes can match a text: one Aho-Corasick pass over every gate literal."""
+
+    def __init__(self, gates: list[frozenset[str] | None]) -> None:
+        self.always = [k for k, g in enumerate(gates) if g is None]
+        index: dict[str, list[int]] = {}
+        for k, gate in enumerate(gates):
+            for lit in gate or ():
+                index.setdefault(lit, []).append(k)
+        self.automaton = ahocorasick.Automaton()
+        for lit, ks in index.items():
+            self.automaton.add_word(lit, tuple(ks))
+        self.empty = not index
+        if not self.empty:
+            self.automaton.make_automaton()
+
+    def candidates(self, text: str) -> list[int]:
+        """Indexes of the regexes worth running on ``text``, in lexicon order."""
+        if self.empty:
+            return self.always
+        found = set(self.always)
+        for _, ks in self.automaton.iter(text):
+            found.update(ks)
+        return sorted(found)
 
 
 def _make_nlp(lang: str) -> spacy.language.Language:
@@ -46,7 +74,9 @@ class RuleEngine:
         self.phrase_matcher = PhraseMatcher(self.nlp.vocab, attr=attr)
         self.matcher = Matcher(self.nlp.vocab)
         self.rules: dict[str, Rule] = {}
-        self.regexes: list[tuple[Rule, re.Pattern[str]]] = []
+        # Per speaker: every rule regex, and a literal scanner that says which of them can match.
+        self.regexes: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {"agent": [], "customer": []}
+        gates: dict[str, list[frozenset[str] | None]] = {"agent": [], "customer": []}
         self.unless: dict[str, re.Pattern[str] | None] = {}
         for rule in lexicon.rules:
             self.rules[rule.id] = rule
@@ -55,9 +85,14 @@ class RuleEngine:
                 self.phrase_matcher.add(rule.id, docs)
             if rule.patterns.tokens:
                 self.matcher.add(rule.id, [list(p) for p in rule.patterns.tokens])
-            if rule.patterns.regex:
-                self.regexes.append((rule, re.compile("|".join(f"(?:{r})" for r in rule.patterns.regex))))
+            for pattern in rule.patterns.regex:
+                compiled, gate = re.compile(pattern), required_literals(pattern)
+                for speaker in self.regexes:
+                    if rule.speaker in (speaker, "any"):
+                        self.regexes[speaker].append((rule, compiled))
+                        gates[speaker].append(gate)
             self.unless[rule.id] = self._compile_unless(rule)
+        self._scanners = {speaker: _LiteralScanner(g) for speaker, g in gates.items()}
 
     def _compile_unless(self, rule: Rule) -> re.Pattern[str] | None:
         parts = [f"(?:{r})" for r in rule.unless.regex]
@@ -75,7 +110,9 @@ class RuleEngine:
         if len(self.matcher):
             for match_id, s, e in self.matcher(doc):
                 hits.append((self.rules[strings[match_id]], doc[s].idx, doc[e - 1].idx + len(doc[e - 1])))
-        for rule, rx in self.regexes:
+        regexes = self.regexes.get(speaker, [])
+        for k in self._scanners[speaker].candidates(text) if speaker in self._scanners else ():
+            rule, rx = regexes[k]
             for m in rx.finditer(text):
                 if m.end() > m.start():
                     hits.append((rule, m.start(), m.end()))
