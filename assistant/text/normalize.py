@@ -40,13 +40,9 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-def _width(ch: str) -> str:
-    code = ord(ch)
-    if 0xFF01 <= code <= 0xFF5E:
-        return chr(code - _FULLWIDTH_OFFSET)
-    if code == 0x3000:
-        return " "
-    return ch
+_WIDTH_TABLE = {code: code - _FULLWIDTH_OFFSET for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_SPACE_RUN = re.compile(r"\s+")
+_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,8 @@ class Normalizer:
     Steps: full-width → half-width; Traditional → Simplified (OpenCC ``t2s``);
     lower-casing; spaces that ASR puts between Chinese characters removed; runs of white
     space folded; then language-specific replacements (e.g. ASR homophones) from the
-    lexicon's ``_language.yaml``.
+    lexicon's ``_language.yaml``. Length-preserving steps work on whole strings; only the
+    steps that change length touch the offset map.
     """
 
     def __init__(self, replacements: Mapping[str, str] | None = None) -> None:
@@ -83,64 +80,96 @@ class Normalizer:
 
     def __call__(self, text: str) -> NormalizedText:
         """Normalise ``text``; see the class docstring for the steps."""
-        pairs = [(_width(ch), i) for i, ch in enumerate(text)]
-        pairs = self._simplify(pairs)
-        pairs = [(ch.lower(), i) for ch, i in pairs]
-        pairs = self._fold_spaces(pairs)
+        s = text.translate(_WIDTH_TABLE)
+        index: list[int] | None = None  # None: character k comes from original index k
+        if _CJK_RE.search(s):
+            converted = _t2s().convert(s)
+            if len(converted) == len(s):
+                s = converted
+            else:
+                s, index = self._simplify_per_char(s)
+        lowered = s.lower()
+        if len(lowered) == len(s):
+            s = lowered
+        else:
+            s, index = _expand(s, index, str.lower)
+        s, index = self._fold_spaces(s, index)
         if self._replace_re is not None:
-            pairs = self._replace(pairs)
-        return NormalizedText(text, "".join(ch for ch, _ in pairs), tuple(i for _, i in pairs))
+            s, index = self._replace(s, index)
+        return NormalizedText(text, s, tuple(range(len(s))) if index is None else tuple(index))
 
     @staticmethod
-    def _simplify(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        if not any(is_cjk(ch) for ch, _ in pairs):
-            return pairs
-        joined = "".join(ch for ch, _ in pairs)
-        converted = _t2s().convert(joined)
-        if len(converted) == len(joined):
-            return [(c, i) for c, (_, i) in zip(converted, pairs)]
-        out: list[tuple[str, int]] = []
-        for ch, i in pairs:
-            for c in _t2s().convert(ch) if is_cjk(ch) else ch:
-                out.append((c, i))
-        return out
+    def _simplify_per_char(s: str) -> tuple[str, list[int]]:
+        return _expand(s, None, lambda ch: _t2s().convert(ch) if is_cjk(ch) else ch)
 
     @staticmethod
-    def _fold_spaces(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        n = len(pairs)
-        k = 0
-        while k < n:
-            ch, i = pairs[k]
-            if not ch.isspace():
-                out.append((ch, i))
-                k += 1
-                continue
-            j = k
-            while j < n and pairs[j][0].isspace():
-                j += 1
-            prev = out[-1][0] if out else ""
-            nxt = pairs[j][0] if j < n else ""
-            joins = _joins_cjk(prev) and _joins_cjk(nxt) and (is_cjk(prev) or is_cjk(nxt))
-            if prev and nxt and not joins:
-                out.append((" ", i))
-            k = j
-        return out
-
-    def _replace(self, pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        assert self._replace_re is not None
-        joined = "".join(ch for ch, _ in pairs)
-        out: list[tuple[str, int]] = []
+    def _fold_spaces(s: str, index: list[int] | None) -> tuple[str, list[int] | None]:
+        runs = list(_SPACE_RUN.finditer(s))
+        if not runs or (all(m.group() == " " for m in runs) and not _any_dropped(s, runs)):
+            return s, index
+        src = index if index is not None else range(len(s))
+        out_chars: list[str] = []
+        out_index: list[int] = []
         pos = 0
-        for m in self._replace_re.finditer(joined):
-            out.extend(pairs[pos : m.start()])
-            repl = self.replacements[m.group()]
-            src = [i for _, i in pairs[m.start() : m.end()]]
-            for k, c in enumerate(repl):
-                out.append((c, src[min(k, len(src) - 1)]))
+        for m in runs:
+            out_chars.append(s[pos : m.start()])
+            out_index.extend(src[pos : m.start()])
+            prev = s[m.start() - 1] if m.start() > 0 else ""
+            nxt = s[m.end()] if m.end() < len(s) else ""
+            if prev and nxt and not _drop_space(prev, nxt):
+                out_chars.append(" ")
+                out_index.append(src[m.start()])
             pos = m.end()
-        out.extend(pairs[pos:])
-        return out
+        out_chars.append(s[pos:])
+        out_index.extend(src[pos:])
+        return "".join(out_chars), out_index
+
+    def _replace(self, s: str, index: list[int] | None) -> tuple[str, list[int] | None]:
+        assert self._replace_re is not None
+        matches = list(self._replace_re.finditer(s))
+        if not matches:
+            return s, index
+        src = index if index is not None else range(len(s))
+        out_chars: list[str] = []
+        out_index: list[int] = []
+        pos = 0
+        for m in matches:
+            out_chars.append(s[pos : m.start()])
+            out_index.extend(src[pos : m.start()])
+            repl = self.replacements[m.group()]
+            span = src[m.start() : m.end()]
+            out_chars.append(repl)
+            out_index.extend(span[min(k, len(span) - 1)] for k in range(len(repl)))
+            pos = m.end()
+        out_chars.append(s[pos:])
+        out_index.extend(src[pos:])
+        return "".join(out_chars), out_index
+
+
+def _expand(s: str, index: list[int] | None, fn) -> tuple[str, list[int]]:
+    """Apply a per-character function that may change length, keeping the offset map."""
+    src = index if index is not None else range(len(s))
+    chars: list[str] = []
+    out: list[int] = []
+    for ch, i in zip(s, src):
+        for c in fn(ch):
+            chars.append(c)
+            out.append(i)
+    return "".join(chars), out
+
+
+def _drop_space(prev: str, nxt: str) -> bool:
+    """An ASR space between two Chinese characters (or one beside punctuation/digits) goes."""
+    return _joins_cjk(prev) and _joins_cjk(nxt) and (is_cjk(prev) or is_cjk(nxt))
+
+
+def _any_dropped(s: str, runs: list[re.Match[str]]) -> bool:
+    for m in runs:
+        prev = s[m.start() - 1] if m.start() > 0 else ""
+        nxt = s[m.end()] if m.end() < len(s) else ""
+        if not prev or not nxt or _drop_space(prev, nxt):
+            return True
+    return False
 
 
 def _joins_cjk(ch: str) -> bool:
