@@ -36,6 +36,7 @@ class ContextRules:
         self.barriers = _alternation(cfg.negation_barriers, self.word_bounded)
         self.exceptions = [re.compile(x) for x in cfg.negation_exceptions]
         self.causal = _alternation(cfg.negation_causal, self.word_bounded)
+        self.conditionals = _alternation(cfg.conditionals, self.word_bounded)
         self.frames = _alternation(cfg.quote_frames, self.word_bounded)
         self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
         if self.word_bounded and self.negators is not None:
@@ -107,8 +108,23 @@ class ContextRules:
             if self.breakers is not None and self.breakers.search(between):
                 if self.causal is None or not self.causal.match(between.lstrip()):
                     continue
+            if self._in_condition(text, m.start()):
+                continue
             return True
         return False
+
+    def _in_condition(self, text: str, pos: int) -> bool:
+        """True when the negator at ``pos`` belongs to a condition ("if this isn't paid…",
+        "如果您不…"): a conditional opens its clause with no new first-person subject since."""
+        if self.conditionals is None:
+            return False
+        clause = self._punct_clause_start(text, pos)
+        last = None
+        for last in self.conditionals.finditer(text, clause, pos):
+            pass
+        if last is None:
+            return False
+        return not (self.barriers is not None and self.barriers.search(text, last.end(), pos))
 
     def negator_inside(self, text: str, start: int, end: int) -> bool:
         """True when the match itself starts with a negator (e.g. a phrase like 不会…)."""

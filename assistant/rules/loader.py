@@ -105,6 +105,7 @@ class LanguageConfig:
     negation_barriers: tuple[str, ...]
     negation_exceptions: tuple[str, ...]
     negation_causal: tuple[str, ...]
+    conditionals: tuple[str, ...]
     quote_frames: tuple[str, ...]
     quote_breakers: tuple[str, ...]
     quote_window: int
@@ -216,6 +217,7 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         negation_barriers=_tuple(data.get("negation_barriers")),
         negation_exceptions=_tuple(data.get("negation_exceptions")),
         negation_causal=_tuple(data.get("negation_causal")),
+        conditionals=_tuple(data.get("conditionals")),
         quote_frames=_tuple(data["quote_frames"]),
         quote_breakers=_tuple(data.get("quote_breakers")),
         quote_window=int(data.get("quote_window", 25)),

@@ -94,6 +94,7 @@ LANGUAGE_FILE: dict[str, Any] = {
         "negation_barriers": _STRINGS,
         "negation_exceptions": _STRINGS,
         "negation_causal": _STRINGS,
+        "conditionals": _STRINGS,
         "quote_frames": _STRINGS,
         "quote_breakers": _STRINGS,
         "quote_window": {"type": "integer", "minimum": 1},
