@@ -50,7 +50,7 @@ def test_finding_dict_matches_the_contract(rules_checker):
     "text,lang,category",
     [
         ("咱们这边的人对你家小区挺熟的，你老婆每天几点下班我们都清楚，你自己掂量掂量", "zh", "threat_violence"),
-        ("nice little house you've got on maple street, it'd be a real shame if something happened to it", "en", "threat_violence"),
+        ("we know which gym you go to every morning, so you might want to think hard about how you walk to your car", "en", "threat_violence"),
     ],
 )
 def test_meaning_layer_catches_veiled_threats(checker, text, lang, category):
