@@ -53,7 +53,8 @@ class Checker:
         if not self.use_meaning:
             return None
         if lang not in self._meaning:
-            self._meaning[lang] = load_meaning_layer(self.lexicon(lang), self.root)
+            engine = self.engine(lang)
+            self._meaning[lang] = load_meaning_layer(engine.lexicon, self.root, engine.context)
         return self._meaning[lang]
 
     def warm_up(self, langs: Iterable[str] | None = None) -> None:

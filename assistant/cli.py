@@ -231,10 +231,14 @@ def rules_train() -> None:
 
     path, reports = train(progress=lambda msg: click.echo(msg, err=True))
     for role, rep in reports.items():
-        click.echo(
-            f"{role:8} examples={rep['examples']} cross-validated line precision={rep['line_precision']:.3f} "
-            f"recall={rep['line_recall']:.3f} false_alarm_rate={rep['false_alarm_rate']:.3f}"
-        )
+        for lang in LANGUAGES:
+            if lang in rep:
+                r = rep[lang]
+                click.echo(
+                    f"{role:8} {lang} cross-validated line precision={r['line_precision']:.3f} "
+                    f"recall={r['line_recall']:.3f} false_alarm_rate={r['false_alarm_rate']:.3f}"
+                )
+        click.echo(f"{role:8} examples={rep['examples']}")
     click.echo(f"wrote {path}")
 
 

@@ -142,3 +142,17 @@ class ContextRules:
                 continue
             return True
         return False
+
+    def features(self, text: str) -> tuple[float, float, float]:
+        """Whole-utterance context signals for the meaning layer, which cannot see negation
+        well on its own: a live negator (not an exception, not inside a condition), a
+        reported-speech frame, a conditional."""
+        negated = 0.0
+        if self.negators is not None:
+            for m in self.negators.finditer(text):
+                if not any(x.match(text, m.start()) for x in self.exceptions) and not self._in_condition(text, m.start()):
+                    negated = 1.0
+                    break
+        quoted = 1.0 if self.frames is not None and self.frames.search(text) else 0.0
+        conditional = 1.0 if self.conditionals is not None and self.conditionals.search(text) else 0.0
+        return negated, quoted, conditional

@@ -20,8 +20,9 @@ import numpy as np
 
 from assistant.errors import MeaningModelError
 from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
+from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
-from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root
+from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root, load_language_config
 from assistant.text import NormalizedText, Normalizer
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,14 @@ class RoleModel:
     """Weights of one speaker role's classifier: a one-hidden-layer network, one sigmoid per category."""
 
     categories: tuple[str, ...]
-    w1: np.ndarray  # (512, H)
+    w1: np.ndarray  # (512 + 3 context flags, H)
     b1: np.ndarray  # (H,)
     w2: np.ndarray  # (H, C)
     b2: np.ndarray  # (C,)
-    thresholds: np.ndarray  # (C,)
+    thresholds: dict[str, np.ndarray]  # language -> (C,)
 
     def probabilities(self, vecs: np.ndarray) -> np.ndarray:
-        """Per-category probabilities for embedded utterances ``(n, 512) -> (n, C)``."""
+        """Per-category probabilities for network inputs ``(n, 515) -> (n, C)`` (see :func:`inputs`)."""
         return _forward((self.w1, self.b1, self.w2, self.b2), vecs)
 
 
@@ -63,6 +64,12 @@ def _forward(params: tuple[np.ndarray, ...], vecs: np.ndarray) -> np.ndarray:
 
 
 _SCALE = float(np.sqrt(512))  # unit vectors → unit-variance features
+_CONTEXT_WEIGHT = 3.0  # context flags enter the network at three times an embedding dimension's scale
+
+
+def inputs(vecs: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """Network inputs: sentence embeddings plus the context flags of :meth:`ContextRules.features`."""
+    return np.hstack([vecs, context * (_CONTEXT_WEIGHT / _SCALE)]).astype(np.float32)
 
 def training_files(root: Path | None = None) -> list[Path]:
     """The training corpora of every language, sorted."""
@@ -71,9 +78,10 @@ def training_files(root: Path | None = None) -> list[Path]:
 
 
 def training_digest(root: Path | None = None) -> str:
-    """A hash of the training corpora; the model file records the one it was trained on."""
+    """A hash of the training corpora and language settings the model was trained on."""
+    root = root or lexicon_root()
     h = hashlib.sha256()
-    for path in training_files(root):
+    for path in [*(root / lang / "_language.yaml" for lang in LANGUAGES), *training_files(root)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -188,6 +196,7 @@ def train_role(
     """
     cats = ROLES[role]
     idx = np.array([k for k, e in enumerate(examples) if e.speaker == role])
+    langs = np.array([examples[k].lang for k in idx])
     x = vecs[idx]
     y = np.array([[1.0 if c in examples[k].labels else 0.0 for c in cats] for k in idx])
     order = np.random.default_rng(seed).permutation(len(idx))
@@ -196,18 +205,23 @@ def train_role(
         test = order[f::folds]
         train = np.setdiff1d(order, test)
         oof[test] = _forward(_fit(x[train], y[train]), x[test])
-    thresholds = _pick_thresholds(oof, y, floor, FALSE_ALARM_BUDGET[role])
+    thresholds: dict[str, np.ndarray] = {}
+    pred = np.zeros_like(y, dtype=bool)
+    for lang in sorted(set(langs)):
+        mask = langs == lang
+        thresholds[lang] = _pick_thresholds(oof[mask], y[mask], floor, FALSE_ALARM_BUDGET[role])
+        pred[mask] = oof[mask] >= thresholds[lang]
     params = _fit(x, y)
-    pred = oof >= thresholds
-    line_gold = y.any(axis=1)
-    line_pred = pred.any(axis=1)
-    tp = int((line_gold & line_pred).sum())
-    report = {
-        "examples": int(len(idx)),
-        "line_precision": tp / max(1, int(line_pred.sum())),
-        "line_recall": tp / max(1, int(line_gold.sum())),
-        "false_alarm_rate": int((line_pred & ~line_gold).sum()) / max(1, int((~line_gold).sum())),
-    }
+    report = {"examples": int(len(idx))}
+    for lang in sorted(thresholds):
+        mask = langs == lang
+        gold, fired = y[mask].any(axis=1), pred[mask].any(axis=1)
+        tp = int((gold & fired).sum())
+        report[lang] = {
+            "line_precision": tp / max(1, int(fired.sum())),
+            "line_recall": tp / max(1, int(gold.sum())),
+            "false_alarm_rate": int((fired & ~gold).sum()) / max(1, int((~gold).sum())),
+        }
     return RoleModel(cats, *params, thresholds), report
 
 
@@ -219,12 +233,15 @@ def train(root: Path | None = None, encoder=None, progress: Callable[[str], None
     examples = load_examples(root)
     if not examples:
         raise MeaningModelError(f"no training examples under {root}/*/training/")
-    normalizers = {lang: Normalizer() for lang in LANGUAGES}
+    configs = {lang: load_language_config(lang, root) for lang in LANGUAGES}
+    normalizers = {lang: Normalizer(cfg.replacements) for lang, cfg in configs.items()}
+    contexts = {lang: ContextRules(cfg) for lang, cfg in configs.items()}
     texts = [normalizers[e.lang](e.text).text for e in examples]
     enc = encoder or shared_encoder()
     if progress:
         progress(f"embedding {len(texts)} examples")
-    vecs = enc.encode(texts)
+    flags = np.array([contexts[e.lang].features(t) for e, t in zip(examples, texts)], dtype=np.float32)
+    vecs = inputs(enc.encode(texts), flags)
     arrays: dict[str, np.ndarray] = {"digest": np.array(training_digest(root))}
     reports = {}
     for role in ROLES:
@@ -233,7 +250,8 @@ def train(root: Path | None = None, encoder=None, progress: Callable[[str], None
         model, reports[role] = train_role(vecs, examples, role)
         for name in ("w1", "b1", "w2", "b2"):
             arrays[f"{role}_{name}"] = getattr(model, name)
-        arrays[f"{role}_thresholds"] = model.thresholds
+        for lang, values in model.thresholds.items():
+            arrays[f"{role}_thresholds_{lang}"] = values
         arrays[f"{role}_categories"] = np.array(model.categories)
     path = root / MODEL_FILE
     np.savez_compressed(path, **arrays)
@@ -253,7 +271,7 @@ def read_model(root: Path | None = None) -> tuple[dict[str, RoleModel], str]:
             data[f"{role}_b1"],
             data[f"{role}_w2"],
             data[f"{role}_b2"],
-            data[f"{role}_thresholds"],
+            {lang: data[f"{role}_thresholds_{lang}"] for lang in LANGUAGES if f"{role}_thresholds_{lang}" in data},
         )
         for role in ROLES
     }
@@ -263,9 +281,10 @@ def read_model(root: Path | None = None) -> tuple[dict[str, RoleModel], str]:
 class MeaningLayer:
     """Sentence-level findings for one language, fused with the rule layer's candidates."""
 
-    def __init__(self, lexicon: Lexicon, models: dict[str, RoleModel], encoder=None) -> None:
+    def __init__(self, lexicon: Lexicon, models: dict[str, RoleModel], context: ContextRules | None = None, encoder=None) -> None:
         self.lexicon = lexicon
         self.models = models
+        self.context = context or ContextRules(lexicon.config)
         self._encoder = encoder
 
     @property
@@ -282,7 +301,8 @@ class MeaningLayer:
 
     def scores(self, texts: Sequence[str], speaker: str) -> np.ndarray:
         """Per-category probabilities ``(n, C)`` of normalised texts for ``speaker``."""
-        return self.models[speaker].probabilities(self.encoder.encode(texts))
+        flags = np.array([self.context.features(t) for t in texts], dtype=np.float32).reshape(len(texts), 3)
+        return self.models[speaker].probabilities(inputs(self.encoder.encode(texts), flags))
 
     def findings(
         self,
@@ -297,7 +317,10 @@ class MeaningLayer:
         found = {f.category for f in rule_findings}
         cleared = {c.rule.category for c in candidates if c.suppressed_by}
         out = []
-        for cat, p, t in zip(model.categories, probs, model.thresholds):
+        thresholds = model.thresholds.get(self.lexicon.lang)
+        if thresholds is None:
+            return []
+        for cat, p, t in zip(model.categories, probs, thresholds):
             if p < t or cat in found or cat in cleared or cat not in self.lexicon.categories:
                 continue
             info = self.lexicon.categories[cat]
@@ -322,10 +345,10 @@ class MeaningLayer:
         return out
 
 
-def load_meaning_layer(lexicon: Lexicon, root: Path | None = None) -> MeaningLayer:
+def load_meaning_layer(lexicon: Lexicon, root: Path | None = None, context: ContextRules | None = None) -> MeaningLayer:
     """The meaning layer for ``lexicon``, warning when the weights are older than the corpora."""
     models, digest = read_model(root)
     current = training_digest(root)
     if digest != current:
         log.warning("meaning model was trained on other data (%s, corpora now %s): run `callassist rules train`", digest, current)
-    return MeaningLayer(lexicon, models)
+    return MeaningLayer(lexicon, models, context)
