@@ -107,43 +107,35 @@ class Normalizer:
         runs = list(_SPACE_RUN.finditer(s))
         if not runs or (all(m.group() == " " for m in runs) and not _any_dropped(s, runs)):
             return s, index
-        src = index if index is not None else range(len(s))
-        out_chars: list[str] = []
-        out_index: list[int] = []
-        pos = 0
+        edits = []
         for m in runs:
-            out_chars.append(s[pos : m.start()])
-            out_index.extend(src[pos : m.start()])
             prev = s[m.start() - 1] if m.start() > 0 else ""
             nxt = s[m.end()] if m.end() < len(s) else ""
-            if prev and nxt and not _drop_space(prev, nxt):
-                out_chars.append(" ")
-                out_index.append(src[m.start()])
-            pos = m.end()
-        out_chars.append(s[pos:])
-        out_index.extend(src[pos:])
-        return "".join(out_chars), out_index
+            edits.append((m, " " if prev and nxt and not _drop_space(prev, nxt) else ""))
+        return _splice(s, index, edits)
 
     def _replace(self, s: str, index: list[int] | None) -> tuple[str, list[int] | None]:
         assert self._replace_re is not None
-        matches = list(self._replace_re.finditer(s))
-        if not matches:
-            return s, index
-        src = index if index is not None else range(len(s))
-        out_chars: list[str] = []
-        out_index: list[int] = []
-        pos = 0
-        for m in matches:
-            out_chars.append(s[pos : m.start()])
-            out_index.extend(src[pos : m.start()])
-            repl = self.replacements[m.group()]
-            span = src[m.start() : m.end()]
-            out_chars.append(repl)
-            out_index.extend(span[min(k, len(span) - 1)] for k in range(len(repl)))
-            pos = m.end()
-        out_chars.append(s[pos:])
-        out_index.extend(src[pos:])
-        return "".join(out_chars), out_index
+        edits = [(m, self.replacements[m.group()]) for m in self._replace_re.finditer(s)]
+        return _splice(s, index, edits) if edits else (s, index)
+
+
+def _splice(s: str, index: list[int] | None, edits: list[tuple[re.Match[str], str]]) -> tuple[str, list[int]]:
+    """Replace each matched span by its text; the k-th new character maps to the span's k-th."""
+    src = index if index is not None else range(len(s))
+    chars: list[str] = []
+    out: list[int] = []
+    pos = 0
+    for m, repl in edits:
+        chars.append(s[pos : m.start()])
+        out.extend(src[pos : m.start()])
+        span = src[m.start() : m.end()]
+        chars.append(repl)
+        out.extend(span[min(k, len(span) - 1)] for k in range(len(repl)))
+        pos = m.end()
+    chars.append(s[pos:])
+    out.extend(src[pos:])
+    return "".join(chars), out
 
 
 def _expand(s: str, index: list[int] | None, fn) -> tuple[str, list[int]]:
