@@ -74,6 +74,12 @@ class Checker:
             raise UnknownLanguageError(f"unknown language {chosen!r}: use one of {', '.join(LANGUAGES)}")
         return chosen
 
+    def rule_hits(self, text: str, speaker: str = "agent", *, lang: str | None = None) -> set[str]:
+        """Ids of the rules whose patterns match ``text`` and survive their context checks,
+        before findings of one category are merged (used to test each rule on its own)."""
+        engine = self.engine(self.resolve_lang(text, lang))
+        return {c.rule.id for c in engine.candidates(engine.normalize(text), speaker) if not c.suppressed_by}
+
     def check(self, text: str, speaker: str = "agent", *, lang: str | None = None, final: bool = True) -> list[Finding]:
         """Findings for one utterance.
 

@@ -183,7 +183,7 @@ def _pick_thresholds(probs: np.ndarray, y: np.ndarray, floor: float, false_alarm
     return out.astype(np.float32)
 
 
-FALSE_ALARM_BUDGET = {"agent": 0.04, "customer": 0.10}
+FALSE_ALARM_BUDGET = {"agent": 0.05, "customer": 0.10}  # agent: the product target, measured on hard near-misses
 
 
 def train_role(
