@@ -7,6 +7,7 @@ second and the rule layer alone must keep up with them.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
@@ -98,11 +99,5 @@ class Checker:
             if layer is not None and norm.text.strip():
                 findings += layer.findings(norm, speaker, candidates, findings)
         else:
-            findings = [_provisional(f) for f in findings]
+            findings = [replace(f, provisional=True) for f in findings]
         return findings
-
-
-def _provisional(f: Finding) -> Finding:
-    from dataclasses import replace
-
-    return replace(f, provisional=True)

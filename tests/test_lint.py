@@ -56,6 +56,7 @@ def test_good_file_loads(tmp_path):
         (lambda s: s.replace("      flag: [你这个废物]\n", "      pass: [好的]\n"), 16, "flag"),
         (lambda s: s.replace("category: abuse", "category: hardship"), 2, "not a violation category"),
         (lambda s: s.replace("kind: violation", "kind: violation\nextra: 1"), 1, "Additional properties"),
+        (lambda s: s.replace("speaker: agent", "speaker: any"), 12, "speaker must be 'agent'"),
         (lambda s: s + "  - [broken", 17, "YAML syntax error"),
     ],
 )

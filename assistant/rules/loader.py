@@ -309,6 +309,10 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
             if rid in seen:
                 problems.append(f"{path}:{loc.line(base + ['id'])}: duplicate rule id {rid!r} (also in {seen[rid]})")
             seen[rid] = str(path)
+            speaker = raw.get("speaker", data["defaults"]["speaker"])
+            wanted = "agent" if raw.get("kind", data["kind"]) == "violation" else "customer"
+            if speaker != wanted:
+                problems.append(f"{path}:{loc.line(base + ['id'])}: rule {rid} is a {data['kind']} rule, so its speaker must be {wanted!r}, not {speaker!r}")
             pats = raw["patterns"]
             if not any(pats.get(key) for key in ("phrases", "regex", "tokens")):
                 problems.append(f"{path}:{loc.line(base + ['patterns'])}: rule {rid} has no patterns")
