@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from assistant.errors import UnknownLanguageError
+from assistant.errors import TextTooLongError, UnknownLanguageError
 from assistant.events import Finding
 from assistant.rules.engine import Candidate, RuleEngine
 from assistant.rules.loader import LANGUAGES, Lexicon, load_lexicon
@@ -19,21 +19,24 @@ from assistant.rules.meaning import MeaningLayer, load_meaning_layer
 from assistant.text import detect_language
 
 SPEAKERS = ("agent", "customer")
+MAX_CHARS = 10_000
 
 
 class Checker:
     """Check utterances against the rules of one or both languages.
 
     ``lang`` is ``zh``, ``en`` or ``auto`` (detect per utterance). ``meaning=False``
-    turns the meaning layer off (rules only). Engines are built on first use and reused.
+    turns the meaning layer off (rules only). ``max_chars`` is the longest utterance
+    accepted. Engines are built on first use and reused.
     """
 
-    def __init__(self, lang: str = "auto", *, root: Path | None = None, meaning: bool = True) -> None:
+    def __init__(self, lang: str = "auto", *, root: Path | None = None, meaning: bool = True, max_chars: int = MAX_CHARS) -> None:
         if lang not in (*LANGUAGES, "auto"):
             raise UnknownLanguageError(f"unknown language {lang!r}: use zh, en or auto")
         self.lang = lang
         self.root = root
         self.use_meaning = meaning
+        self.max_chars = max_chars
         self._engines: dict[str, RuleEngine] = {}
         self._meaning: dict[str, MeaningLayer | None] = {}
 
@@ -89,6 +92,11 @@ class Checker:
         """
         if speaker not in SPEAKERS:
             raise ValueError(f"speaker must be 'agent' or 'customer', not {speaker!r}")
+        if len(text) > self.max_chars:
+            raise TextTooLongError(
+                f"utterance has {len(text):,} characters, over max_chars={self.max_chars:,}: "
+                "check one utterance at a time, or raise max_chars"
+            )
         lang = self.resolve_lang(text, lang)
         engine = self.engine(lang)
         norm = engine.normalize(text)

@@ -71,7 +71,7 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
 
         echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
     """
-    checker = Checker(lang, meaning=not no_meaning)
+    checker = Checker(lang, meaning=not no_meaning, max_chars=max_chars)
     out = sys.stdout
     bad = 0
     for rec in read_records(_open_input(file), max_chars=max_chars):

@@ -48,3 +48,9 @@ class MeaningModelError(CallassistError):
     """The meaning layer's trained weights are missing or stale."""
 
     code = "E004"
+
+
+class TextTooLongError(CallassistError):
+    """An utterance longer than the checker accepts (a whole transcript passed as one line?)."""
+
+    code = "E005"

@@ -33,6 +33,13 @@ def test_unknown_language_and_speaker():
         Checker(meaning=False).check("hi", speaker="robot")
 
 
+def test_huge_text_is_refused_with_the_fix(rules_checker):
+    from assistant.errors import TextTooLongError
+
+    with pytest.raises(TextTooLongError, match="one utterance at a time"):
+        rules_checker.check("钱" * (1 << 20), "agent")
+
+
 def test_empty_text_has_no_findings(checker):
     assert checker.check("", "agent") == []
     assert checker.check("   ", "customer", lang="en") == []
