@@ -54,3 +54,9 @@ class TextTooLongError(CallassistError):
     """An utterance longer than the checker accepts (a whole transcript passed as one line?)."""
 
     code = "E005"
+
+
+class AudioFormatError(CallassistError):
+    """An audio file that cannot be read: not WAV, truncated, or an unsupported format."""
+
+    code = "E010"

@@ -72,3 +72,70 @@ class Finding:
             del data["provisional"]
         data["score"] = round(data["score"], 3)
         return data
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A block of 16-bit mono PCM for one speaker channel, at the source's output rate.
+
+    ``start`` is the audio time (seconds) of the first sample.
+    """
+
+    speaker: Speaker
+    pcm: bytes
+    sample_rate: int
+    start: float
+
+    @property
+    def duration(self) -> float:
+        """Length of the chunk in seconds."""
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its audio times and confidence."""
+
+    w: str
+    start: float
+    end: float
+    conf: float = 1.0
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A partial ASR hypothesis: may change; used only for early, provisional alerts."""
+
+    call_id: str
+    speaker: Speaker
+    text: str
+    start: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A final recognised utterance of one speaker."""
+
+    call_id: str
+    seq: int
+    speaker: Speaker
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    @property
+    def conf(self) -> float:
+        """Mean word confidence (1.0 when the recogniser gave none)."""
+        return sum(w.conf for w in self.words) / len(self.words) if self.words else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The utterance in the TAXONOMY.md timed-transcript shape."""
+        return {
+            "speaker": self.speaker,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "words": [{"w": w.w, "start": round(w.start, 3), "end": round(w.end, 3), "conf": round(w.conf, 3)} for w in self.words],
+            "conf": round(self.conf, 3),
+        }

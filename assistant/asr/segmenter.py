@@ -1,0 +1,34 @@
+"""Turn recogniser results into :class:`Partial` and :class:`Utterance` events."""
+from __future__ import annotations
+
+import re
+
+from assistant.asr.base import AsrResult
+from assistant.events import Partial, Utterance, Word
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def join_cjk(text: str) -> str:
+    """Remove the spaces Vosk puts between Chinese words; keep them between Latin words."""
+    return _SPACE_BETWEEN_CJK.sub("", text.strip())
+
+
+class Segmenter:
+    """Numbers the final utterances of one call (across speakers) and cleans their text."""
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.seq = 0
+
+    def feed(self, speaker: str, result: AsrResult) -> list[Partial | Utterance]:
+        """Events for one recogniser result of ``speaker``; empty results yield nothing."""
+        text = join_cjk(result.text)
+        if not text:
+            return []
+        if not result.final:
+            return [Partial(self.call_id, speaker, text, result.start)]  # type: ignore[arg-type]
+        self.seq += 1
+        words = tuple(Word(w.w, w.start, w.end, w.conf) for w in result.words)
+        return [Utterance(self.call_id, self.seq, speaker, result.start, result.end, text, words)]  # type: ignore[arg-type]

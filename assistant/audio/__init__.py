@@ -1,0 +1,5 @@
+"""Audio sources: each yields :class:`~assistant.events.AudioChunk` per speaker channel."""
+from assistant.audio.resample import resample
+from assistant.audio.wav import WavFileSource, read_wav
+
+__all__ = ["WavFileSource", "read_wav", "resample"]

@@ -1,0 +1,29 @@
+"""Sample-rate conversion for speech (numpy only): low-pass, then interpolate."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _lowpass(samples: np.ndarray, cutoff: float, taps: int = 63) -> np.ndarray:
+    """Windowed-sinc FIR low-pass; ``cutoff`` is a fraction of the sample rate (0–0.5)."""
+    n = np.arange(taps) - (taps - 1) / 2
+    kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
+    kernel /= kernel.sum()
+    return np.convolve(samples, kernel, mode="same")
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Convert float samples from ``src_rate`` to ``dst_rate`` Hz.
+
+    Down-sampling filters below the new Nyquist frequency first, so 44.1/48 kHz audio
+    does not alias into the speech band; up-sampling (8 kHz telephony) interpolates.
+    """
+    if src_rate == dst_rate or samples.size == 0:
+        return samples.astype(np.float32)
+    data = samples.astype(np.float64)
+    if dst_rate < src_rate:
+        data = _lowpass(data, 0.5 * dst_rate / src_rate * 0.95)
+    duration = len(data) / src_rate
+    count = max(1, int(round(duration * dst_rate)))
+    positions = np.arange(count) * (src_rate / dst_rate)
+    return np.interp(positions, np.arange(len(data)), data).astype(np.float32)
