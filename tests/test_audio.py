@@ -142,3 +142,43 @@ def test_channel_map_beyond_the_file(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(AudioFormatError, match="no such file"):
         read_wav(tmp_path / "nope.wav")
+
+
+class TrickleStream:
+    """A byte stream that returns at most ``size`` bytes per read, like a pipe."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def read(self, n: int) -> bytes:
+        out, self.data = self.data[: min(n, self.size)], self.data[min(n, self.size) :]
+        return out
+
+
+def test_pcm_stream_keeps_partial_frames_between_reads():
+    from assistant.audio import PcmStreamSource
+
+    left, right = tone(300, 8000), tone(1200, 8000)
+    raw = (np.stack([left, right], axis=1) * 32767).astype("<i2").tobytes()
+    chunks = list(PcmStreamSource(TrickleStream(raw, 333), sample_rate=8000, channels=2))
+    agent = b"".join(c.pcm for c in chunks if c.speaker == "agent")
+    customer = b"".join(c.pcm for c in chunks if c.speaker == "customer")
+    a = np.frombuffer(agent, dtype="<i2").astype(np.float32)
+    c = np.frombuffer(customer, dtype="<i2").astype(np.float32)
+    assert abs(len(a) - 16000) < 200 and abs(peak_freq(a, 16000) - 300) < 10 and abs(peak_freq(c, 16000) - 1200) < 10
+    starts = [ch.start for ch in chunks if ch.speaker == "agent"]
+    assert starts == sorted(starts) and starts[0] == 0.0
+
+
+def test_pcm_stream_ending_mid_frame_is_reported_after_the_audio():
+    import io
+
+    from assistant.audio import PcmStreamSource
+
+    raw = (tone(300, 16000, 0.1) * 32767).astype("<i2").tobytes() + b"\x01"
+    source = iter(PcmStreamSource(io.BytesIO(raw)))
+    got = []
+    with pytest.raises(AudioFormatError, match="ended mid-frame"):
+        for chunk in source:
+            got.append(chunk)
+    assert sum(len(c.pcm) for c in got) == 1600 * 2

@@ -1,5 +1,6 @@
 """Audio sources: each yields :class:`~assistant.events.AudioChunk` per speaker channel."""
+from assistant.audio.pcm import PcmStreamSource
 from assistant.audio.resample import resample
 from assistant.audio.wav import WavFileSource, read_wav
 
-__all__ = ["WavFileSource", "read_wav", "resample"]
+__all__ = ["PcmStreamSource", "WavFileSource", "read_wav", "resample"]

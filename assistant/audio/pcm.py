@@ -1,0 +1,69 @@
+"""Raw 16-bit little-endian PCM from a byte stream (stdin, a PBX audio fork, a pipe)."""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator, Mapping
+
+import numpy as np
+
+from assistant.audio.resample import resample
+from assistant.audio.wav import DEFAULT_CHANNELS, TARGET_RATE
+from assistant.errors import AudioFormatError
+from assistant.events import AudioChunk
+
+
+class PcmStreamSource:
+    """Yield :class:`AudioChunk` events from interleaved signed 16-bit PCM read as it arrives.
+
+    Bytes that do not yet make a whole frame are kept for the next read, so nothing is lost
+    between reads; a stream that ends mid-frame raises :class:`AudioFormatError` after the
+    complete audio has been yielded.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        sample_rate: int = TARGET_RATE,
+        channels: int = 1,
+        channel_map: Mapping[int, str] | None = None,
+        *,
+        target_rate: int = TARGET_RATE,
+        chunk_seconds: float = 0.2,
+    ) -> None:
+        if sample_rate < 8000:
+            raise AudioFormatError(f"sample rate {sample_rate} Hz is too low for speech (need at least 8000 Hz)")
+        if channels < 1:
+            raise AudioFormatError("channels must be at least 1")
+        mapping = dict(channel_map) if channel_map is not None else ({0: "agent"} if channels == 1 else dict(DEFAULT_CHANNELS))
+        if any(k >= channels for k in mapping):
+            raise AudioFormatError(f"channel map names channel {max(mapping)} but the stream has {channels} channel(s)")
+        self.stream = stream
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.channel_map = mapping
+        self.target_rate = target_rate
+        self.frames_per_read = max(1, int(chunk_seconds * sample_rate))
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        frame = 2 * self.channels
+        pending = b""
+        done = 0  # frames yielded so far (at the stream's own rate)
+        while True:
+            data = self.stream.read(self.frames_per_read * frame)
+            if not data:
+                break
+            pending += data
+            usable = len(pending) - len(pending) % frame
+            if usable == 0:
+                continue
+            block, pending = pending[:usable], pending[usable:]
+            samples = np.frombuffer(block, dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
+            start = done / self.sample_rate
+            done += len(samples)
+            for channel, speaker in self.channel_map.items():
+                out = resample(samples[:, channel], self.sample_rate, self.target_rate)
+                pcm = (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+                yield AudioChunk(speaker, pcm, self.target_rate, start)  # type: ignore[arg-type]
+        if pending:
+            raise AudioFormatError(
+                f"the stream ended mid-frame ({len(pending)} stray byte(s)): is it really {self.channels}-channel 16-bit PCM?"
+            )
