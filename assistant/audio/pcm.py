@@ -5,7 +5,7 @@ from typing import BinaryIO, Iterator, Mapping
 
 import numpy as np
 
-from assistant.audio.resample import resample
+from assistant.audio.resample import resample, to_pcm16
 from assistant.audio.wav import DEFAULT_CHANNELS, TARGET_RATE
 from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk
@@ -61,8 +61,7 @@ class PcmStreamSource:
             done += len(samples)
             for channel, speaker in self.channel_map.items():
                 out = resample(samples[:, channel], self.sample_rate, self.target_rate)
-                pcm = (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-                yield AudioChunk(speaker, pcm, self.target_rate, start)  # type: ignore[arg-type]
+                yield AudioChunk(speaker, to_pcm16(out), self.target_rate, start)  # type: ignore[arg-type]
         if pending:
             raise AudioFormatError(
                 f"the stream ended mid-frame ({len(pending)} stray byte(s)): is it really {self.channels}-channel 16-bit PCM?"

@@ -27,3 +27,8 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     count = max(1, int(round(duration * dst_rate)))
     positions = np.arange(count) * (src_rate / dst_rate)
     return np.interp(positions, np.arange(len(data)), data).astype(np.float32)
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as signed 16-bit little-endian PCM bytes (clipped)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()

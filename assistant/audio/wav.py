@@ -10,7 +10,7 @@ from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
-from assistant.audio.resample import resample
+from assistant.audio.resample import resample, to_pcm16
 from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk
 
@@ -123,7 +123,7 @@ class WavFileSource:
         out = {}
         for channel, speaker in self.channel_map.items():
             data = resample(self.audio.channels[channel], self.audio.sample_rate, self.target_rate)
-            out[speaker] = (np.clip(data, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+            out[speaker] = to_pcm16(data)
         return out
 
     def __iter__(self) -> Iterator[AudioChunk]:
