@@ -56,18 +56,6 @@ class ContextRules:
             words += 1
         return pos
 
-    def clause_start(self, text: str, pos: int) -> int:
-        """Start of the clause containing ``pos``: after a delimiter or a scope breaker."""
-        start = 0
-        for k in range(pos - 1, -1, -1):
-            if text[k] in self.clause_chars:
-                start = k + 1
-                break
-        if self.breakers is not None:
-            for m in self.breakers.finditer(text, start, pos):
-                start = max(start, m.end())
-        return start
-
     def sentence_bounds(self, text: str, start: int, end: int) -> tuple[int, int]:
         """``[a, b)`` of the sentence containing the span ``[start, end)``."""
         a = 0
@@ -82,7 +70,8 @@ class ContextRules:
                 break
         return a, b
 
-    def _punct_clause_start(self, text: str, pos: int) -> int:
+    def _clause_start(self, text: str, pos: int) -> int:
+        """Start of the punctuation-delimited clause containing ``pos``."""
         for k in range(pos - 1, -1, -1):
             if text[k] in self.clause_chars:
                 return k + 1
@@ -98,37 +87,36 @@ class ContextRules:
         """
         if self.negators is None:
             return False
-        lo = max(self._punct_clause_start(text, start), self._window_start(text, start, self.config.negation_window))
+        lo = max(self._clause_start(text, start), self._window_start(text, start, self.config.negation_window))
         for m in self.negators.finditer(text, lo, start):
+            if not self._live(text, m.start()):
+                continue
             between = text[m.end() : start]
             if self.barriers is not None and self.barriers.search(between):
-                continue
-            if any(x.match(text, m.start()) for x in self.exceptions):
                 continue
             if self.breakers is not None and self.breakers.search(between):
                 if self.causal is None or not self.causal.match(between.lstrip()):
                     continue
-            if self._in_condition(text, m.start()):
-                continue
             return True
         return False
+
+    def _live(self, text: str, pos: int) -> bool:
+        """A negator at ``pos`` that really negates: not an exception (别怪, "why not"), not
+        part of a condition."""
+        return not any(x.match(text, pos) for x in self.exceptions) and not self._in_condition(text, pos)
 
     def _in_condition(self, text: str, pos: int) -> bool:
         """True when the negator at ``pos`` belongs to a condition ("if this isn't paid…",
         "如果您不…"): a conditional opens its clause with no new first-person subject since."""
         if self.conditionals is None:
             return False
-        clause = self._punct_clause_start(text, pos)
+        clause = self._clause_start(text, pos)
         last = None
         for last in self.conditionals.finditer(text, clause, pos):
             pass
         if last is None:
             return False
         return not (self.barriers is not None and self.barriers.search(text, last.end(), pos))
-
-    def negator_inside(self, text: str, start: int, end: int) -> bool:
-        """True when the match itself starts with a negator (e.g. a phrase like 不会…)."""
-        return bool(self.negators is not None and self.negators.match(text, start, end))
 
     def is_quoted(self, text: str, start: int) -> bool:
         """True when the match sits in reported speech ("you said…", "您说…") in its sentence."""
@@ -147,12 +135,7 @@ class ContextRules:
         """Whole-utterance context signals for the meaning layer, which cannot see negation
         well on its own: a live negator (not an exception, not inside a condition), a
         reported-speech frame, a conditional."""
-        negated = 0.0
-        if self.negators is not None:
-            for m in self.negators.finditer(text):
-                if not any(x.match(text, m.start()) for x in self.exceptions) and not self._in_condition(text, m.start()):
-                    negated = 1.0
-                    break
+        negated = float(self.negators is not None and any(self._live(text, m.start()) for m in self.negators.finditer(text)))
         quoted = 1.0 if self.frames is not None and self.frames.search(text) else 0.0
         conditional = 1.0 if self.conditionals is not None and self.conditionals.search(text) else 0.0
         return negated, quoted, conditional
