@@ -6,7 +6,7 @@ from typing import BinaryIO, Iterator, Mapping
 import numpy as np
 
 from assistant.audio.resample import resample, to_pcm16
-from assistant.audio.wav import DEFAULT_CHANNELS, TARGET_RATE
+from assistant.audio.wav import TARGET_RATE, resolve_channel_map
 from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk
 
@@ -33,13 +33,10 @@ class PcmStreamSource:
             raise AudioFormatError(f"sample rate {sample_rate} Hz is too low for speech (need at least 8000 Hz)")
         if channels < 1:
             raise AudioFormatError("channels must be at least 1")
-        mapping = dict(channel_map) if channel_map is not None else ({0: "agent"} if channels == 1 else dict(DEFAULT_CHANNELS))
-        if any(k >= channels for k in mapping):
-            raise AudioFormatError(f"channel map names channel {max(mapping)} but the stream has {channels} channel(s)")
         self.stream = stream
         self.sample_rate = sample_rate
         self.channels = channels
-        self.channel_map = mapping
+        self.channel_map = resolve_channel_map(channel_map, channels, "PCM stream", "stream")
         self.target_rate = target_rate
         self.frames_per_read = max(1, int(chunk_seconds * sample_rate))
 

@@ -33,6 +33,19 @@ class WavAudio:
         return len(self.channels[0]) / self.sample_rate if self.channels else 0.0
 
 
+def resolve_channel_map(channel_map: Mapping[int, str] | None, channels: int, name: str, kind: str) -> dict[int, str]:
+    """The channel → speaker map to use: the given one, checked, or the default
+    (a mono recording is the agent's; otherwise left agent, right customer)."""
+    mapping = dict(channel_map) if channel_map is not None else ({0: "agent"} if channels == 1 else dict(DEFAULT_CHANNELS))
+    bad = [k for k in mapping if k >= channels]
+    if bad:
+        raise AudioFormatError(f"{name}: channel map names channel {bad[0]} but the {kind} has {channels} channel(s)")
+    for speaker in mapping.values():
+        if speaker not in ("agent", "customer"):
+            raise AudioFormatError(f"channel map: unknown speaker {speaker!r} (use agent or customer)")
+    return mapping
+
+
 def _to_float(raw: bytes, width: int) -> np.ndarray:
     if width == 1:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
@@ -104,15 +117,7 @@ class WavFileSource:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.audio = read_wav(path, allow_truncated=allow_truncated)
-        count = len(self.audio.channels)
-        mapping = dict(channel_map) if channel_map is not None else ({0: "agent"} if count == 1 else dict(DEFAULT_CHANNELS))
-        bad = [k for k in mapping if k >= count]
-        if bad:
-            raise AudioFormatError(f"{path}: channel map names channel {bad[0]} but the file has {count} channel(s)")
-        for speaker in mapping.values():
-            if speaker not in ("agent", "customer"):
-                raise AudioFormatError(f"channel map: unknown speaker {speaker!r} (use agent or customer)")
-        self.channel_map = mapping
+        self.channel_map = resolve_channel_map(channel_map, len(self.audio.channels), str(path), "file")
         self.target_rate = target_rate
         self.chunk_seconds = chunk_seconds
         self.realtime = realtime
