@@ -110,8 +110,8 @@ class RuleEngine:
         if len(self.matcher):
             for match_id, s, e in self.matcher(doc):
                 hits.append((self.rules[strings[match_id]], doc[s].idx, doc[e - 1].idx + len(doc[e - 1])))
-        regexes = self.regexes.get(speaker, [])
-        for k in self._scanners[speaker].candidates(text) if speaker in self._scanners else ():
+        regexes = self.regexes[speaker]
+        for k in self._scanners[speaker].candidates(text):
             rule, rx = regexes[k]
             for m in rx.finditer(text):
                 if m.end() > m.start():

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -345,10 +346,20 @@ class MeaningLayer:
         return out
 
 
-def load_meaning_layer(lexicon: Lexicon, root: Path | None = None, context: ContextRules | None = None) -> MeaningLayer:
-    """The meaning layer for ``lexicon``, warning when the weights are older than the corpora."""
-    models, digest = read_model(root)
-    current = training_digest(root)
+@lru_cache(maxsize=4)
+def _checked_models(root: str, mtime_ns: int) -> dict[str, RoleModel]:
+    """Read the weights once per model file version (both languages share them), warning
+    when they are older than the corpora."""
+    models, digest = read_model(Path(root))
+    current = training_digest(Path(root))
     if digest != current:
         log.warning("meaning model was trained on other data (%s, corpora now %s): run `callassist rules train`", digest, current)
-    return MeaningLayer(lexicon, models, context)
+    return models
+
+
+def load_meaning_layer(lexicon: Lexicon, root: Path | None = None, context: ContextRules | None = None) -> MeaningLayer:
+    """The meaning layer for ``lexicon`` (weights read once per process and model file)."""
+    root = root or lexicon_root()
+    path = root / MODEL_FILE
+    mtime = path.stat().st_mtime_ns if path.exists() else 0
+    return MeaningLayer(lexicon, _checked_models(str(root), mtime), context)
