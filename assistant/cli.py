@@ -242,6 +242,13 @@ def rules_train() -> None:
     click.echo(f"wrote {path}")
 
 
+from assistant.cli_speech import devices, models, transcribe  # noqa: E402 - commands defined in their own module
+
+cli.add_command(transcribe)
+cli.add_command(models)
+cli.add_command(devices)
+
+
 def main() -> None:
     """Entry point of the ``callassist`` console script."""
     cli(prog_name="callassist")

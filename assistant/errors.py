@@ -60,3 +60,27 @@ class AudioFormatError(CallassistError):
     """An audio file that cannot be read: not WAV, truncated, or an unsupported format."""
 
     code = "E010"
+
+
+class SpeechEngineError(CallassistError):
+    """The speech engine (Vosk) is not installed or cannot load a model directory."""
+
+    code = "E012"
+
+
+class ModelNotFoundError(CallassistError):
+    """No speech model where one was asked for or expected; the message names the pull command."""
+
+    code = "E013"
+
+
+class ModelDownloadError(CallassistError):
+    """A model download failed, was cut short or does not match its published size or checksum."""
+
+    code = "E014"
+
+
+class SoundDeviceError(CallassistError):
+    """Microphone capture is impossible: sounddevice/PortAudio missing, or no such input device."""
+
+    code = "E015"

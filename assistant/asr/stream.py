@@ -1,0 +1,33 @@
+"""Wire an audio source to one recogniser per speaker and a segmenter."""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Mapping
+
+from assistant.asr.base import Recognizer
+from assistant.asr.segmenter import Segmenter
+from assistant.events import AudioChunk, Partial, Utterance
+
+
+def recognise(
+    source: Iterable[AudioChunk],
+    recognizers: Mapping[str, Recognizer],
+    segmenter: Segmenter,
+    *,
+    on_chunk: Callable[[AudioChunk], None] | None = None,
+) -> Iterator[Partial | Utterance]:
+    """Stream :class:`Partial` and :class:`Utterance` events as the audio arrives.
+
+    Chunks of a speaker without a recogniser are skipped. At the end of the audio each
+    recogniser's last utterance is flushed, in order of start time.
+    """
+    for chunk in source:
+        if on_chunk is not None:
+            on_chunk(chunk)
+        recognizer = recognizers.get(chunk.speaker)
+        if recognizer is None:
+            continue
+        for result in recognizer.accept(chunk):
+            yield from segmenter.feed(chunk.speaker, result)
+    tail = [(speaker, result) for speaker, rec in recognizers.items() for result in rec.finish()]
+    for speaker, result in sorted(tail, key=lambda item: item[1].start):
+        yield from segmenter.feed(speaker, result)
