@@ -84,3 +84,9 @@ class SoundDeviceError(CallassistError):
     """Microphone capture is impossible: sounddevice/PortAudio missing, or no such input device."""
 
     code = "E015"
+
+
+class SynthesisError(CallassistError):
+    """Speech synthesis (espeak-ng, for fixtures and practice) is unavailable or failed."""
+
+    code = "E016"

