@@ -1,0 +1,186 @@
+"""Microphone capture through an injected fake of the sounddevice module (no sound card here)."""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from assistant.audio import microphone
+from assistant.audio.microphone import MicrophoneSource, list_input_devices
+from assistant.cli import cli
+from assistant.errors import SoundDeviceError
+
+
+class FakeStream:
+    """Delivers a signal to the callback in blocks from a thread, like PortAudio does."""
+
+    def __init__(self, backend: "FakeSoundDevice", device, samplerate, channels, dtype, blocksize, callback) -> None:
+        assert channels == 1 and dtype == "int16"
+        self.backend, self.rate, self.block, self.callback = backend, int(samplerate), blocksize, callback
+        self.signal = backend.signals[device]
+        self.stopped = threading.Event()
+        self.closed = False
+
+    def start(self) -> None:
+        data = (np.interp(np.arange(int(len(self.signal[0]) * self.rate / self.signal[1])) * self.signal[1] / self.rate,
+                          np.arange(len(self.signal[0])), self.signal[0]) * 32767).astype("<i2")
+
+        def run() -> None:
+            for k, pos in enumerate(range(0, len(data), self.block)):
+                if self.stopped.is_set():
+                    return
+                status = "input overflow" if k in self.backend.overflow_blocks else ""
+                self.callback(data[pos : pos + self.block].tobytes(), self.block, None, status)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSoundDevice:
+    """The two functions of the sounddevice module that capture uses."""
+
+    def __init__(self, devices: list[dict], signals: dict, native_only: bool = False) -> None:
+        self.devices, self.signals, self.native_only = devices, signals, native_only
+        self.overflow_blocks: set[int] = set()
+        self.opened: list[FakeStream] = []
+
+    def query_devices(self, device=None, kind=None):
+        if kind is None:
+            return self.devices
+        inputs = [d for d in self.devices if d["max_input_channels"] > 0]
+        if device is None:
+            if not inputs:
+                raise RuntimeError("Error querying device -1")
+            return inputs[0]
+        for i, d in enumerate(self.devices):
+            if device in (i, d["name"]):
+                return d
+        raise ValueError(f"No input device matching {device!r}")
+
+    def RawInputStream(self, **kw):  # noqa: N802 - the sounddevice name
+        info = self.query_devices(kw["device"], "input")
+        if self.native_only and kw["samplerate"] != info["default_samplerate"]:
+            raise RuntimeError("Invalid sample rate")
+        index = self.devices.index(info)
+        stream = FakeStream(self, index, kw["samplerate"], kw["channels"], kw["dtype"], kw["blocksize"], kw["callback"])
+        self.opened.append(stream)
+        return stream
+
+
+def tone(freq: float, seconds: float, rate: int) -> tuple[np.ndarray, int]:
+    t = np.arange(int(seconds * rate)) / rate
+    return 0.5 * np.sin(2 * np.pi * freq * t), rate
+
+
+DEVICES = [
+    {"name": "Headset Mic", "max_input_channels": 1, "default_samplerate": 48000.0},
+    {"name": "Speakers", "max_input_channels": 0, "default_samplerate": 48000.0},
+    {"name": "Softphone Loopback", "max_input_channels": 2, "default_samplerate": 44100.0},
+]
+
+
+def fake(native_only: bool = False) -> FakeSoundDevice:
+    return FakeSoundDevice(DEVICES, {0: tone(440, 1.0, 48000), 2: tone(1000, 1.0, 44100)}, native_only)
+
+
+def peak(pcm: bytes, rate: int = 16000) -> float:
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[np.abs(np.fft.rfft(x)).argmax()])
+
+
+def test_one_device_captures_the_agent_at_16k():
+    src = MicrophoneSource(backend=fake(), seconds=1.0)
+    chunks = list(src)
+    assert {c.speaker for c in chunks} == {"agent"}
+    assert all(c.sample_rate == 16000 for c in chunks)
+    assert [round(c.start, 3) for c in chunks] == [round(0.2 * k, 3) for k in range(len(chunks))]
+    pcm = b"".join(c.pcm for c in chunks)
+    assert abs(len(pcm) / 2 / 16000 - 1.0) < 0.01
+    assert abs(peak(pcm) - 440) < 5
+    assert src.rates == {"agent": 16000}
+
+
+def test_two_devices_give_agent_and_customer_streams():
+    backend = fake()
+    src = MicrophoneSource("Headset Mic", "Softphone Loopback", backend=backend, seconds=1.0)
+    chunks = list(src)
+    by = {s: b"".join(c.pcm for c in chunks if c.speaker == s) for s in ("agent", "customer")}
+    assert abs(peak(by["agent"]) - 440) < 5 and abs(peak(by["customer"]) - 1000) < 5
+    assert all(s.closed for s in backend.opened)  # devices released at the end
+
+
+def test_a_device_that_only_runs_at_its_own_rate_is_resampled():
+    src = MicrophoneSource(2, backend=fake(native_only=True), seconds=1.0)
+    chunks = list(src)
+    assert src.rates == {"agent": 44100}
+    assert all(c.sample_rate == 16000 for c in chunks)
+    assert abs(peak(b"".join(c.pcm for c in chunks)) - 1000) < 10
+
+
+def test_stop_ends_a_capture_and_overflows_are_counted():
+    backend = fake()
+    backend.overflow_blocks = {1}
+    src = MicrophoneSource(backend=backend)
+    got = []
+    for chunk in src:
+        got.append(chunk)
+        if len(got) == 2:
+            src.stop()
+    assert 2 <= len(got) <= 5
+    assert src.overflows == 1
+
+
+def test_no_input_device_is_a_clear_error():
+    empty = FakeSoundDevice([{"name": "Speakers", "max_input_channels": 0, "default_samplerate": 48000.0}], {})
+    with pytest.raises(SoundDeviceError, match="no input sound device"):
+        MicrophoneSource(backend=empty)
+    with pytest.raises(SoundDeviceError, match="callassist devices"):
+        MicrophoneSource("USB Mic", backend=fake())
+    with pytest.raises(SoundDeviceError, match="cannot record"):
+        MicrophoneSource(1, backend=fake())
+
+
+def test_devices_are_listed_inputs_only():
+    assert [d["name"] for d in list_input_devices(fake())] == ["Headset Mic", "Softphone Loopback"]
+
+
+def test_missing_sounddevice_names_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
+    with pytest.raises(SoundDeviceError, match="pip install"):
+        microphone.load_backend()
+
+
+def test_the_real_sounddevice_here_reports_no_device_or_works():
+    """This machine has no sound card: the real PortAudio must give our error, not a traceback."""
+    try:
+        backend = microphone.load_backend()
+    except SoundDeviceError as exc:
+        assert "libportaudio2" in str(exc) or "pip install" in str(exc)
+        return
+    try:
+        MicrophoneSource(backend=backend, seconds=0.1)
+    except SoundDeviceError as exc:
+        assert "no input sound device" in str(exc)
+
+
+def test_cli_mic_without_a_device_fails_cleanly(monkeypatch, ko_model_dir):
+    empty = FakeSoundDevice([], {})
+    monkeypatch.setattr(microphone, "load_backend", lambda: empty)
+    monkeypatch.setenv("CALLASSIST_MODEL", str(ko_model_dir))
+    res = CliRunner().invoke(cli, ["transcribe", "--mic"])
+    assert res.exit_code == 2
+    assert "no input sound device" in res.output and "Traceback" not in res.output
+
+
+def test_cli_devices_lists_inputs(monkeypatch):
+    monkeypatch.setattr(microphone, "load_backend", lambda: fake())
+    res = CliRunner().invoke(cli, ["devices"])
+    assert res.exit_code == 0 and "Headset Mic" in res.output and "Speakers" not in res.output
