@@ -1,7 +1,7 @@
 """Guard: nothing we train on or test with may be a (near) copy of a dev-set line.
 
 The dev set (../shared/devset) is for measuring only. Every training line, rule example,
-test string and sample is compared with every dev line by shared character 6-grams (zh)
+test string, sample and recorded-fixture line is compared with every dev line by shared character 6-grams (zh)
 or word 4-grams (en); an overlap of half the shorter line (and at least 3 n-grams) fails.
 Skipped when the dev set is not beside the project.
 """
@@ -39,6 +39,9 @@ def our_texts() -> list[tuple[str, str]]:
         for rule in data.get("rules", []):
             ex = rule.get("examples") or {}
             out += [(f"{path}:{rule['id']}", t) for t in (*ex.get("flag", []), *ex.get("pass", []))]
+    scenarios = ROOT / "recordings_fixtures" / "scenarios.yaml"
+    for sc in yaml.safe_load(scenarios.read_text(encoding="utf-8"))["scenarios"]:
+        out += [(f"{scenarios}:{sc['lang']}/{sc['id']}", line["text"]) for line in sc["lines"]]
     for path in sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "samples").glob("*")]):
         if path.name == Path(__file__).name:
             continue
