@@ -97,6 +97,7 @@ def main() -> None:
     began = time.perf_counter()
     model = load_model(model_dir)
     load_s = time.perf_counter() - began
+    model_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     audio = call_audio()
     duration = len(audio) / RATE
     feed = chunks(to_pcm16(audio), args.chunk)
@@ -119,10 +120,10 @@ def main() -> None:
             break
         realtime = n
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory {peak:.0f} MB (interpreter and libraries before the model: {base_rss:.0f} MB)")
+    print(f"peak resident memory {peak:.0f} MB; {model_rss:.0f} MB once the model was loaded ({base_rss:.0f} MB before)")
     print(
         f"RESULT rtf={rtf:.3f} realtime_streams={realtime} chunk_p50_ms={p50:.1f} chunk_p95_ms={p95:.1f} "
-        f"peak_rss_mb={peak:.0f} model_load_s={load_s:.2f} audio_s={duration:.1f}"
+        f"peak_rss_mb={peak:.0f} model_rss_mb={model_rss:.0f} model_load_s={load_s:.2f} audio_s={duration:.1f}"
     )
 
 

@@ -27,7 +27,7 @@ def _vosk() -> Any:
         raise SpeechEngineError("the `vosk` package is not installed: `pip install vosk`") from exc
     except OSError as exc:  # pragma: no cover - a broken wheel (libvosk.so cannot load)
         raise SpeechEngineError(f"the Vosk library cannot load ({exc}): reinstall it with `pip install --force-reinstall vosk`") from exc
-    vosk.SetLogLevel(-1)
+    vosk.SetLogLevel(-2)  # Kaldi: -1 would still print warnings, -2 keeps only errors
     return vosk
 
 
