@@ -7,7 +7,7 @@ from typing import IO, Iterable, Iterator
 
 import click
 
-from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, models_dir, pull
+from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, model_language, models_dir, pull
 from assistant.asr.output import FORMATS, format_event, header_line
 from assistant.asr.segmenter import Segmenter
 from assistant.asr.stream import recognise
@@ -109,7 +109,7 @@ def transcribe(
         src, speakers, meta_source = wav, sorted(wav.channel_map.values()), str(path)
     recognizers = {speaker: VoskRecognizer(model_dir) for speaker in speakers}
     cid = call_id or (Path(source).stem if source and source != "-" else meta_source)
-    meta = {"id": cid, "lang": lang, "source": meta_source, "model": model_dir.name, "speakers": speakers}
+    meta = {"id": cid, "lang": model_language(model_dir) or lang, "source": meta_source, "model": model_dir.name, "speakers": speakers}
     head = header_line(meta, fmt)
     if head:
         output.write(head + "\n")

@@ -244,3 +244,11 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     assert models.models_dir() == tmp_path / "callassist" / "models"
     monkeypatch.setenv("CALLASSIST_MODELS", str(tmp_path / "x"))
     assert models.models_dir() == tmp_path / "x"
+
+
+def test_model_language_comes_from_the_manifest_or_the_name(tmp_path):
+    (tmp_path / "m.zip").write_bytes(model_zip("vosk-model-small-en-us-0.15"))
+    assert models.model_language(install_archive(tmp_path / "m.zip", tmp_path / "c")) == "en"
+    odd = tmp_path / "my-model"
+    (odd / "am").mkdir(parents=True)
+    assert models.model_language(odd) is None

@@ -123,6 +123,16 @@ def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def model_language(path: Path) -> str | None:
+    """``zh``/``en`` for a model directory, from its manifest or its official name; None if unknown."""
+    try:
+        lang = json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("lang")
+    except (OSError, ValueError):
+        lang = None
+    lang = lang or _lang_of_name(path.name)
+    return lang if lang in _LANG_NAMES else None
+
+
 def installed_models(root: Path | None = None) -> list[InstalledModel]:
     """Every model directory in the cache, with its language and size on disk."""
     root = root or models_dir()
