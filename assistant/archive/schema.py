@@ -1,0 +1,63 @@
+"""Archive tables, created and changed by named migrations (applied once, in order)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, ContextManager
+
+import sqlite_utils
+
+# table -> (kind, public columns, private columns). The chain covers exactly these.
+CHAINED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "calls": ("call", ("case_id", "agent_id", "direction", "started_at", "lang", "channel_map", "asr_model", "ruleset_version", "ruleset_hash", "source", "writer"), ("agent_name", "case_snapshot")),
+    "utterances": ("utterance", ("seq", "speaker", "start", "end", "conf"), ("text", "words")),
+    "findings": ("finding", ("utterance_seq", "rule_id", "rule_version", "category", "kind", "severity", "span_start", "span_end", "provisional", "source", "score"), ("matched",)),
+    "suggestions": ("suggestion", ("utterance_seq", "script_id", "event", "at"), ("text",)),
+    "reviews": ("review", ("finding_pos", "decision", "reviewer", "agent_dispute", "at"), ("note",)),
+    "audio_files": ("audio", ("name", "sha256", "duration", "sample_rate", "channels", "bytes"), ("path",)),
+    "call_events": ("event", ("event", "at"), ("detail",)),
+}
+ARCHIVE_LOG = "archive_log"  # the archive-wide chain (kind 'log')
+ARCHIVE_LOG_COLUMNS = (("event", "target_call", "at", "head", "records"), ("reason",))
+
+
+def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[str, ...]) -> None:
+    """A chained table. Data columns have no declared type, so SQLite keeps every value
+    exactly as written (an integer stays an integer): the hash is recomputed from them."""
+    data = ", ".join(f"[{c}]" for c in data_columns)
+    db.execute(
+        f"CREATE TABLE [{table}] (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, pos INTEGER NOT NULL, "
+        f"prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, salt TEXT NOT NULL, {data})"
+    )
+    db[table].create_index(["call_id", "pos"], unique=True)
+
+
+def _initial(db: sqlite_utils.Database) -> None:
+    db["cases"].create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
+                        "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}, pk="id")
+    for table, (_, public, private) in CHAINED.items():
+        _create_chained(db, table, public + private)
+    _create_chained(db, ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS[0] + ARCHIVE_LOG_COLUMNS[1])
+    # status and cached columns (not part of the chain: verify re-derives them from it)
+    db["call_status"].create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
+    db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_initial", _initial),
+]
+
+
+def migrate(db: sqlite_utils.Database, transaction: Callable[[], ContextManager[None]]) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; return their names."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction():
+            step(db)
+            db["_migrations"].insert({"name": name, "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        applied.append(name)
+    return applied

@@ -1,0 +1,425 @@
+"""The evidence archive: one SQLite file, every record hash-chained per call.
+
+Writes are durable one by one (WAL, ``synchronous=FULL``, one transaction per record), so
+a crash loses at most the record being written. Several processes may write different
+calls at once; SQLite serialises the short transactions.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from assistant.archive import chain
+from assistant.archive.schema import ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS, CHAINED, migrate
+from assistant.archive.search import index_terms
+from assistant.errors import CallassistError
+from assistant.events import Finding, Utterance
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class ArchiveError(CallassistError):
+    """The archive file cannot be opened, written or used as asked."""
+
+    code = "E020"
+
+
+class ArchiveFullError(ArchiveError):
+    """The disk (or the configured size limit) is full: the record was not written."""
+
+    code = "E021"
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 with its UTC offset."""
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def key_from_env() -> bytes | None:
+    """The archive's HMAC key from ``$CALLASSIST_ARCHIVE_KEY`` or the file in ``$CALLASSIST_ARCHIVE_KEY_FILE``."""
+    if os.environ.get("CALLASSIST_ARCHIVE_KEY"):
+        return os.environ["CALLASSIST_ARCHIVE_KEY"].encode("utf-8")
+    path = os.environ.get("CALLASSIST_ARCHIVE_KEY_FILE")
+    if path:
+        try:
+            return Path(path).read_bytes().strip()
+        except OSError as exc:
+            raise ArchiveError(f"cannot read the archive key file {path}: {exc.strerror}") from exc
+    return None
+
+
+def _stored(value: Any) -> Any:
+    """A value as SQLite stores it (dicts/lists as canonical JSON, bools as 0/1)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list, tuple)):
+        return chain.canonical(value)
+    return value
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Archive:
+    """Open (creating and migrating if needed) the archive at ``path``.
+
+    ``key`` (default: ``$CALLASSIST_ARCHIVE_KEY``) signs every chain hash with HMAC;
+    ``max_bytes`` caps the file size (a full archive raises :class:`ArchiveFullError`).
+    """
+
+    def __init__(self, path: str | Path, *, key: bytes | None = None, readonly: bool = False, max_bytes: int | None = None, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.key = key if key is not None else key_from_env()
+        self.readonly = readonly
+        self._check_file()
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=timeout, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                if max_bytes:
+                    page = conn.execute("PRAGMA page_size").fetchone()[0]
+                    conn.execute(f"PRAGMA max_page_count={max(int(max_bytes // page), 16)}")
+                migrate(self.db, self.transaction)
+            elif "_migrations" not in self.db.table_names():
+                raise ArchiveError(f"{self.path} is an SQLite file but not a callassist archive")
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from exc
+        self.host = socket.gethostname()
+
+    def _check_file(self) -> None:
+        if self.path.is_dir():
+            raise ArchiveError(f"{self.path} is a directory: give a file name such as {self.path / 'archive.db'}")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.path.open("rb") as fh:
+                if fh.read(16) != SQLITE_MAGIC:
+                    raise ArchiveError(f"{self.path} is not an archive (not an SQLite file): check the path; nothing was changed")
+        elif self.readonly:
+            raise ArchiveError(f"{self.path}: no such archive")
+        elif not self.path.parent.exists():
+            raise ArchiveError(f"cannot create {self.path}: the folder {self.path.parent} does not exist")
+        elif not os.access(self.path.parent, os.W_OK):
+            raise ArchiveError(f"cannot create {self.path}: the folder is read-only; choose a writable place with --archive")
+
+    def _explain(self, exc: sqlite3.Error) -> ArchiveError:
+        text = str(exc)
+        if "full" in text:
+            return ArchiveFullError(f"{self.path}: the archive is full ({text}); this record was NOT written, everything before it is safe: free disk space or raise the size limit")
+        if "readonly" in text or "read-only" in text:
+            return ArchiveError(f"{self.path}: the archive is read-only ({text}); check the file's permissions or copy it somewhere writable")
+        if "not a database" in text or "malformed" in text:
+            return ArchiveError(f"{self.path}: the file is damaged or not an archive ({text}); restore it from a backup, and keep this copy for investigation")
+        if "unable to open" in text:
+            return ArchiveError(f"cannot open {self.path} ({text}): check the path and permissions")
+        if "locked" in text or "busy" in text:
+            return ArchiveError(f"{self.path} is busy ({text}): another process holds it too long; try again")
+        return ArchiveError(f"{self.path}: {text}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (taken at once, so concurrent writers queue instead of failing)."""
+        if self.readonly:
+            raise ArchiveError(f"{self.path} was opened read-only")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from exc
+        try:
+            yield
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise self._explain(exc) from exc
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise self._explain(exc) from exc
+
+    # ---- appending ------------------------------------------------------------------------
+    def _head(self, call_id: str) -> tuple[int, str]:
+        """Position and hash of the last record of a chain (read inside the transaction)."""
+        best = (-1, chain.GENESIS)
+        for table in (*CHAINED, ARCHIVE_LOG):
+            row = self.conn.execute(f"SELECT pos, hash FROM [{table}] WHERE call_id = ? ORDER BY pos DESC LIMIT 1", (call_id,)).fetchone()
+            if row and row["pos"] > best[0]:
+                best = (row["pos"], row["hash"])
+        return best
+
+    def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
+        """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
+        if table == ARCHIVE_LOG:
+            kind, public_cols, private_cols = "log", ARCHIVE_LOG_COLUMNS[0], ARCHIVE_LOG_COLUMNS[1]
+        else:
+            kind, public_cols, private_cols = CHAINED[table]
+        public = {c: _stored(values.get(c)) for c in public_cols}
+        private = {c: _stored(values.get(c)) for c in private_cols}
+        pos, prev = self._head(call_id)
+        pos += 1
+        salt = chain.new_salt()
+        body = chain.record_body(call_id, pos, kind, public, chain.commitment(salt, private))
+        digest = chain.link(prev, body)
+        row = {"call_id": call_id, "pos": pos, "prev_hash": prev, "hash": digest, "mac": chain.sign(self.key, digest), "salt": salt, **public, **private}
+        cur = self.conn.execute(
+            f"INSERT INTO [{table}] ({', '.join('[' + k + ']' for k in row)}) VALUES ({', '.join('?' for _ in row)})",
+            tuple(row.values()),
+        )
+        return pos, int(cur.lastrowid or 0)
+
+    def _status(self, call_id: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
+
+    def _need_open(self, call_id: str) -> None:
+        row = self._status(call_id)
+        if row is None:
+            raise ArchiveError(f"no call {call_id!r} in {self.path}")
+        if row["status"] != "open":
+            raise ArchiveError(f"call {call_id} is {row['status']}: nothing more can be recorded in it (reviews still can)")
+
+    def put_case(self, case: dict[str, Any]) -> str:
+        """Create or update a case (debtor, institution, amount due …); returns its id."""
+        if not case.get("id"):
+            raise ArchiveError("a case needs an `id`")
+        known = {c for c in self.db["cases"].columns_dict}
+        row = {k: v for k, v in case.items() if k in known}
+        row["meta"] = chain.canonical({k: v for k, v in case.items() if k not in known})
+        row["updated_at"] = now_iso()
+        with self.transaction():
+            self.db["cases"].upsert(row, pk="id")
+        return str(case["id"])
+
+    def start_call(self, call_id: str | None = None, *, case: dict[str, Any] | None = None, agent_id: str = "", agent_name: str = "",
+                   direction: str = "outbound", started_at: str | None = None, lang: str = "", channel_map: dict | None = None,
+                   asr_model: str = "", ruleset_version: str = "", ruleset_hash: str = "", source: str = "") -> str:
+        """Open a call: its first chained record. Returns the call id."""
+        call_id = call_id or uuid.uuid4().hex[:12]
+        if call_id == chain.ARCHIVE_CHAIN:
+            raise ArchiveError(f"{call_id!r} is reserved")
+        if case:
+            self.put_case(case)
+        with self.transaction():
+            if self._status(call_id) is not None:
+                raise ArchiveError(f"call {call_id!r} is already in the archive; choose another id")
+            writer = {"pid": os.getpid(), "host": self.host}
+            self._append("calls", call_id, {
+                "case_id": (case or {}).get("id", ""), "agent_id": agent_id, "direction": direction,
+                "started_at": started_at or now_iso(), "lang": lang, "channel_map": channel_map or {}, "asr_model": asr_model,
+                "ruleset_version": ruleset_version, "ruleset_hash": ruleset_hash, "source": source, "writer": writer,
+                "agent_name": agent_name, "case_snapshot": case or {},
+            })
+            self.conn.execute("INSERT INTO call_status (call_id, status, writer_pid, writer_host) VALUES (?, 'open', ?, ?)", (call_id, os.getpid(), self.host))
+        return call_id
+
+    def add_utterance(self, call_id: str, utt: Utterance) -> int:
+        """Record a final utterance (and index it for search); returns its chain position."""
+        with self.transaction():
+            self._need_open(call_id)
+            words = [{"w": w.w, "start": w.start, "end": w.end, "conf": w.conf} for w in utt.words]
+            pos, rowid = self._append("utterances", call_id, {"seq": utt.seq, "speaker": utt.speaker, "start": utt.start, "end": utt.end,
+                                                               "conf": round(utt.conf, 4), "text": utt.text, "words": words})
+            uni, bi = index_terms(utt.text)
+            self.conn.execute("INSERT INTO utterance_search (rowid, uni, bi) VALUES (?, ?, ?)", (rowid, uni, bi))
+        return pos
+
+    def add_finding(self, call_id: str, utterance_seq: int, finding: Finding, rule_version: int = 1) -> int:
+        """Record a finding of an utterance; returns its chain position."""
+        with self.transaction():
+            self._need_open(call_id)
+            pos, _ = self._append("findings", call_id, {
+                "utterance_seq": utterance_seq, "rule_id": finding.rule_id, "rule_version": rule_version, "category": finding.category,
+                "kind": finding.kind, "severity": finding.severity, "span_start": finding.start, "span_end": finding.end,
+                "provisional": finding.provisional, "source": finding.source, "score": round(finding.score, 4), "matched": finding.matched,
+            })
+        return pos
+
+    def add_suggestion(self, call_id: str, utterance_seq: int, script_id: str, text: str, event: str = "shown") -> int:
+        """Record a script line shown to the agent (``event='shown'``) or used (``'used'``)."""
+        if event not in ("shown", "used"):
+            raise ArchiveError("a suggestion event is 'shown' or 'used'")
+        with self.transaction():
+            self._need_open(call_id)
+            pos, _ = self._append("suggestions", call_id, {"utterance_seq": utterance_seq, "script_id": script_id, "event": event, "at": now_iso(), "text": text})
+        return pos
+
+    def add_audio(self, call_id: str, path: str | Path, *, sha256: str, duration: float, sample_rate: int, channels: int) -> int:
+        """Record the call's audio file with its SHA-256."""
+        p = Path(path)
+        with self.transaction():
+            self._need_open(call_id)
+            pos, _ = self._append("audio_files", call_id, {"name": p.name, "sha256": sha256, "duration": round(duration, 3), "sample_rate": sample_rate,
+                                                           "channels": channels, "bytes": p.stat().st_size, "path": str(p.resolve())})
+        return pos
+
+    def add_review(self, call_id: str, finding_pos: int, decision: str, reviewer: str, note: str = "", agent_dispute: bool = False) -> int:
+        """A QA reviewer confirms or dismisses a finding (allowed after the call is sealed)."""
+        if decision not in ("confirm", "dismiss"):
+            raise ArchiveError("a review decision is 'confirm' or 'dismiss'")
+        with self.transaction():
+            status = self._status(call_id)
+            if status is None or status["status"] == "purged":
+                raise ArchiveError(f"no call {call_id!r} to review")
+            found = self.conn.execute("SELECT 1 FROM findings WHERE call_id = ? AND pos = ?", (call_id, finding_pos)).fetchone()
+            if not found:
+                raise ArchiveError(f"call {call_id} has no finding at position {finding_pos}")
+            pos, _ = self._append("reviews", call_id, {"finding_pos": finding_pos, "decision": decision, "reviewer": reviewer,
+                                                       "agent_dispute": agent_dispute, "at": now_iso(), "note": note})
+        return pos
+
+    def _log(self, event: str, target: str, reason: str = "") -> None:
+        pos, head = self._head(target)
+        self._append(ARCHIVE_LOG, chain.ARCHIVE_CHAIN, {"event": event, "target_call": target, "at": now_iso(), "head": head, "records": pos + 1, "reason": reason})
+
+    def _end(self, call_id: str, event: str, detail: str = "") -> None:
+        self._append("call_events", call_id, {"event": event, "at": now_iso(), "detail": detail})
+        self._log(event, call_id)
+        self.conn.execute("UPDATE call_status SET status = ?, ended_at = ? WHERE call_id = ?", (event, now_iso(), call_id))
+
+    def seal(self, call_id: str) -> str:
+        """End a call: no more utterances or findings. Returns the call's head hash."""
+        with self.transaction():
+            self._need_open(call_id)
+            self._end(call_id, "sealed")
+            return self._head(call_id)[1]
+
+    def mark_interrupted(self, call_id: str, detail: str = "") -> None:
+        """End a call whose writer died; what it committed stays provable."""
+        with self.transaction():
+            self._need_open(call_id)
+            self._end(call_id, "interrupted", detail)
+
+    def recover(self) -> list[str]:
+        """Mark as interrupted every open call whose writing process on this host is gone."""
+        rows = self.conn.execute("SELECT call_id, writer_pid, writer_host FROM call_status WHERE status = 'open'").fetchall()
+        done = []
+        for row in rows:
+            if row["writer_host"] == self.host and row["writer_pid"] != os.getpid() and not _pid_alive(int(row["writer_pid"])):
+                self.mark_interrupted(row["call_id"], f"writer process {row['writer_pid']} ended without sealing the call")
+                done.append(row["call_id"])
+        return done
+
+    # ---- retention --------------------------------------------------------------------------
+    def is_held(self, call_id: str) -> bool:
+        """Whether a legal hold is in force on the call."""
+        row = self.conn.execute(
+            f"SELECT event FROM [{ARCHIVE_LOG}] WHERE target_call = ? AND event IN ('held', 'unheld') ORDER BY pos DESC LIMIT 1", (call_id,)
+        ).fetchone()
+        return bool(row and row["event"] == "held")
+
+    def hold(self, call_id: str, reason: str, held: bool = True) -> None:
+        """Put (or with ``held=False`` lift) a legal hold: held calls are never purged."""
+        if not reason.strip():
+            raise ArchiveError("a legal hold needs a reason (--reason)")
+        with self.transaction():
+            status = self._status(call_id)
+            if status is None or status["status"] == "purged":
+                raise ArchiveError(f"no call {call_id!r} in the archive")
+            if self.is_held(call_id) == held:
+                raise ArchiveError(f"call {call_id} is {'already' if held else 'not'} under legal hold")
+            self._log("held" if held else "unheld", call_id, reason)
+
+    def purge(self, older_than_days: float, *, now: datetime | None = None, dry_run: bool = False) -> dict[str, list[str]]:
+        """Delete ended calls that started more than ``older_than_days`` ago, except held ones.
+
+        Each purge leaves a chained tombstone (head hash and record count) in the archive
+        log, so ``verify`` knows the call was removed on purpose.
+        """
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
+        report: dict[str, list[str]] = {"purged": [], "held": [], "open": []}
+        rows = self.conn.execute("SELECT c.call_id, c.started_at, s.status FROM calls c JOIN call_status s USING (call_id) WHERE c.pos = 0").fetchall()
+        for row in rows:
+            started = datetime.fromisoformat(row["started_at"])
+            if started.tzinfo is None:
+                started = started.replace(tzinfo=timezone.utc)
+            if started >= cutoff or row["status"] == "purged":
+                continue
+            if row["status"] == "open":
+                report["open"].append(row["call_id"])
+            elif self.is_held(row["call_id"]):
+                report["held"].append(row["call_id"])
+            else:
+                report["purged"].append(row["call_id"])
+                if not dry_run:
+                    self._purge_one(row["call_id"], f"retention: started before {cutoff.isoformat(timespec='seconds')} ({older_than_days:g} days)")
+        return report
+
+    def _purge_one(self, call_id: str, reason: str) -> None:
+        with self.transaction():
+            self._log("purged", call_id, reason)
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM utterances WHERE call_id = ?", (call_id,))]
+            self.conn.executemany("DELETE FROM utterance_search WHERE rowid = ?", [(i,) for i in ids])
+            for table in CHAINED:
+                self.conn.execute(f"DELETE FROM [{table}] WHERE call_id = ?", (call_id,))
+            self.conn.execute("UPDATE call_status SET status = 'purged' WHERE call_id = ?", (call_id,))
+
+    # ---- reading ------------------------------------------------------------------------------
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call with its status."""
+        rows = self.conn.execute(
+            "SELECT s.call_id, s.status, c.agent_id, c.started_at, c.lang, c.case_id FROM call_status s LEFT JOIN calls c ON c.call_id = s.call_id AND c.pos = 0 ORDER BY c.started_at"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def records(self, call_id: str) -> list[tuple[str, sqlite3.Row]]:
+        """Every chained record of a call as ``(table, row)``, in chain order."""
+        out = []
+        tables = (ARCHIVE_LOG,) if call_id == chain.ARCHIVE_CHAIN else tuple(CHAINED)
+        for table in tables:
+            out += [(table, r) for r in self.conn.execute(f"SELECT * FROM [{table}] WHERE call_id = ?", (call_id,))]
+        return sorted(out, key=lambda item: (item[1]["pos"], item[0]))
+
+    def chains(self) -> list[str]:
+        """Every call id that has chained records (plus the archive log's chain)."""
+        ids: set[str] = set()
+        for table in CHAINED:
+            ids |= {r[0] for r in self.conn.execute(f"SELECT DISTINCT call_id FROM [{table}]")}
+        return sorted(ids)
+
+    def status(self, call_id: str) -> str | None:
+        """open, sealed, interrupted or purged (None if unknown)."""
+        row = self._status(call_id)
+        return row["status"] if row else None
+
+
+def json_or(value: Any) -> Any:
+    """Decode a JSON column value, or return it unchanged."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
