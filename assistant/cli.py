@@ -242,8 +242,10 @@ def rules_train() -> None:
     click.echo(f"wrote {path}")
 
 
-from assistant.cli_speech import devices, models, transcribe  # noqa: E402 - commands defined in their own module
+from assistant.cli_archive import archive  # noqa: E402 - commands defined in their own modules
+from assistant.cli_speech import devices, models, transcribe  # noqa: E402
 
+cli.add_command(archive)
 cli.add_command(transcribe)
 cli.add_command(models)
 cli.add_command(devices)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.text.normalize import Normalizer
+
+if TYPE_CHECKING:
+    from assistant.archive.store import Archive
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[0-9a-z][0-9a-z']*")
@@ -82,3 +86,47 @@ class Hit:
     agent_id: str
     started_at: str
     categories: tuple[str, ...]
+
+
+def search(archive: "Archive", query: str, *, agent: str | None = None, since: str | None = None, until: str | None = None,
+           category: str | None = None, severity: str | None = None, limit: int = 50) -> list[Hit]:
+    """Utterances matching ``query`` (every word / Chinese string in it), newest calls last.
+
+    ``since``/``until`` are dates (``YYYY-MM-DD``, inclusive) of the call's start;
+    ``category``/``severity`` keep utterances that carry such a finding.
+    """
+    expression = match_expression(query)
+    if not expression:
+        raise ValueError("empty search: give a word or Chinese characters")
+    sql = [
+        "SELECT u.call_id, u.seq, u.speaker, u.start, u.text, c.agent_id, c.started_at",
+        "FROM utterance_search s JOIN utterances u ON u.id = s.rowid JOIN calls c ON c.call_id = u.call_id AND c.pos = 0",
+        "WHERE utterance_search MATCH ?",
+    ]
+    args: list = [expression]
+    if agent:
+        sql.append("AND c.agent_id = ?")
+        args.append(agent)
+    if since:
+        sql.append("AND substr(c.started_at, 1, 10) >= ?")
+        args.append(since)
+    if until:
+        sql.append("AND substr(c.started_at, 1, 10) <= ?")
+        args.append(until)
+    if category or severity:
+        cond = ["f.call_id = u.call_id", "f.utterance_seq = u.seq"]
+        if category:
+            cond.append("f.category = ?")
+            args.append(category)
+        if severity:
+            cond.append("f.severity = ?")
+            args.append(severity)
+        sql.append(f"AND EXISTS (SELECT 1 FROM findings f WHERE {' AND '.join(cond)})")
+    sql.append("ORDER BY c.started_at, u.call_id, u.seq LIMIT ?")
+    args.append(limit)
+    hits = []
+    for row in archive.conn.execute(" ".join(sql), args):
+        cats = tuple(sorted({r[0] for r in archive.conn.execute(
+            "SELECT category FROM findings WHERE call_id = ? AND utterance_seq = ?", (row["call_id"], row["seq"]))}))
+        hits.append(Hit(row["call_id"], row["seq"], row["speaker"], row["start"], row["text"], row["agent_id"], row["started_at"], cats))
+    return hits

@@ -1,0 +1,239 @@
+"""Archive commands of the CLI: ``callassist archive …``."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.archive.store import Archive
+
+
+def default_archive() -> Path:
+    """``$CALLASSIST_ARCHIVE``, else ``~/.local/share/callassist/archive.db``."""
+    if os.environ.get("CALLASSIST_ARCHIVE"):
+        return Path(os.environ["CALLASSIST_ARCHIVE"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "callassist" / "archive.db"
+
+
+def _open(ctx: click.Context, readonly: bool = False) -> Archive:
+    path: Path = ctx.obj["path"]
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    archive = Archive(path, readonly=readonly, max_bytes=ctx.obj.get("max_bytes"))
+    if not readonly:
+        for call_id in archive.recover():
+            click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
+    ctx.call_on_close(archive.close)
+    return archive
+
+
+@click.group()
+@click.option("--archive", "path", type=click.Path(path_type=Path), default=None,
+              help="Archive file (default: $CALLASSIST_ARCHIVE or ~/.local/share/callassist/archive.db).")
+@click.option("--max-bytes", type=int, default=None, help="Refuse to grow the archive beyond this size.")
+@click.pass_context
+def archive(ctx: click.Context, path: Path | None, max_bytes: int | None) -> None:
+    """The evidence archive: import, verify, search, export, retention.
+
+    The archive is a plain SQLite file: open it with `sqlite-utils tables FILE` or
+    `datasette FILE`. Set CALLASSIST_ARCHIVE_KEY to sign every record (HMAC).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["path"] = path or default_archive()
+    ctx.obj["max_bytes"] = max_bytes
+
+
+@archive.command("import")
+@click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The call's recording (its SHA-256 is recorded).")
+@click.option("--case", "case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Case file (YAML: id, debtor_name, amount_due …).")
+@click.option("--call-id", help="Call id (default: from the transcript header or the file name).")
+@click.option("--agent", "agent_id", default="", help="Agent id.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language (default: header, else detected).")
+@click.pass_context
+def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, case_file: Path | None, call_id: str | None, agent_id: str, lang: str | None) -> None:
+    """Check a timed transcript and record the whole call, sealed.
+
+    Example: callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
+    """
+    from assistant.archive.importer import import_transcript, load_case
+
+    store = _open(ctx)
+    case = load_case(case_file) if case_file else None
+    with click.progressbar(length=1, label="importing", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(1)
+
+        result = import_transcript(store, transcript, audio=audio, case=case, call_id=call_id, agent_id=agent_id, lang=lang, progress=progress)
+    found = ", ".join(f"{k} {v}" for k, v in sorted(result.findings.items())) or "none"
+    click.echo(f"recorded call {result.call_id}: {result.utterances} utterances, findings: {found}")
+    click.echo(f"sealed; chain head {result.head}")
+
+
+@archive.command("verify")
+@click.option("--call", "call_id", help="Only this call.")
+@click.pass_context
+def archive_verify(ctx: click.Context, call_id: str | None) -> None:
+    """Check every hash chain; list each modified, deleted, inserted or reordered record.
+
+    Example: callassist archive verify --call zh-threats_and_insults
+    """
+    from assistant.archive.verify import verify
+
+    store = _open(ctx)
+    report = verify(store, call_id)
+    for problem in report.problems:
+        click.echo(str(problem))
+    if not store.key:
+        note = " (unsigned: set CALLASSIST_ARCHIVE_KEY to also detect a rewritten chain)"
+    else:
+        note = " (signatures checked)"
+    if report.problems:
+        click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.calls} call(s), {report.records} records{note}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"ok: {report.calls} call(s), {report.records} records{note}")
+    click.echo(f"archive head {report.heads.get('_archive', '')}")
+
+
+@archive.command("search")
+@click.argument("query")
+@click.option("--agent", help="Only this agent's calls.")
+@click.option("--since", help="Calls on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Calls on or before this date (YYYY-MM-DD).")
+@click.option("--category", help="Only utterances with a finding of this category.")
+@click.option("--severity", type=click.Choice(["critical", "major", "minor", "info"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
+@click.pass_context
+def archive_search(ctx: click.Context, query: str, agent: str | None, since: str | None, until: str | None, category: str | None,
+                   severity: str | None, limit: int, fmt: str) -> None:
+    """Find what was said: Chinese words of one or two characters (坐牢, 还钱) or English words.
+
+    Example: callassist archive search 坐牢 --category threat_arrest --since 2026-11-01
+    """
+    from assistant.archive.search import search
+
+    store = _open(ctx, readonly=True)
+    try:
+        hits = search(store, query, agent=agent, since=since, until=until, category=category, severity=severity, limit=limit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from exc
+    for h in hits:
+        if fmt == "jsonl":
+            click.echo(json.dumps(h.__dict__, ensure_ascii=False))
+        else:
+            tags = f"  [{', '.join(h.categories)}]" if h.categories else ""
+            click.echo(f"{h.call_id} #{h.seq} {h.started_at[:16]} {h.agent_id or '-'} {h.speaker:8} {h.text}{tags}")
+    if fmt == "text":
+        click.echo(f"{len(hits)} match(es)", err=True)
+
+
+@archive.command("export")
+@click.argument("call_id")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="A new folder, or a file name ending in .zip.")
+@click.option("--redact", is_flag=True, help="Mask resident ID, phone and bank card numbers and e-mail addresses.")
+@click.option("--no-audio", is_flag=True, help="Leave the recording out.")
+@click.pass_context
+def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no_audio: bool) -> None:
+    """Write a self-contained evidence bundle of one call.
+
+    Example: callassist archive export zh-threats_and_insults --out evidence.zip --redact
+    """
+    from assistant.archive.export import export_call
+
+    store = _open(ctx, readonly=True)
+    path = export_call(store, call_id, out, redact=redact, include_audio=not no_audio)
+    click.echo(f"wrote {path}")
+
+
+@archive.command("verify-bundle")
+@click.argument("bundle", type=click.Path(path_type=Path))
+def archive_verify_bundle(bundle: Path) -> None:
+    """Check an exported bundle on its own (no archive needed).
+
+    Example: callassist archive verify-bundle evidence.zip
+    """
+    from assistant.archive.export import verify_bundle
+    from assistant.archive.store import key_from_env
+
+    problems = verify_bundle(bundle, key_from_env())
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"FAILED: {len(problems)} problem(s)", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"ok: {bundle} holds up")
+
+
+def _hold(ctx: click.Context, call_id: str, reason: str, held: bool) -> None:
+    store = _open(ctx)
+    store.hold(call_id, reason, held)
+    click.echo(f"call {call_id}: legal hold {'on' if held else 'lifted'}")
+
+
+@archive.command("hold")
+@click.argument("call_id")
+@click.option("--reason", required=True, help="Why (case number, dispute, regulator request).")
+@click.pass_context
+def archive_hold(ctx: click.Context, call_id: str, reason: str) -> None:
+    """Put a call under legal hold: purge will skip it. Example: callassist archive hold C123 --reason "dispute 2026-118\""""
+    _hold(ctx, call_id, reason, True)
+
+
+@archive.command("unhold")
+@click.argument("call_id")
+@click.option("--reason", required=True, help="Why the hold ends.")
+@click.pass_context
+def archive_unhold(ctx: click.Context, call_id: str, reason: str) -> None:
+    """Lift a legal hold. Example: callassist archive unhold C123 --reason "dispute closed\""""
+    _hold(ctx, call_id, reason, False)
+
+
+@archive.command("purge")
+@click.option("--older-than", "days", type=float, required=True, help="Delete ended calls that started more than this many days ago.")
+@click.option("--dry-run", is_flag=True, help="Only say what would go.")
+@click.pass_context
+def archive_purge(ctx: click.Context, days: float, dry_run: bool) -> None:
+    """Retention: delete old calls, except those under legal hold; each purge is recorded.
+
+    Example: callassist archive purge --older-than 1095 --dry-run
+    """
+    store = _open(ctx)
+    report = store.purge(days, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"{verb} {len(report['purged'])} call(s); kept {len(report['held'])} under legal hold; skipped {len(report['open'])} still open")
+    for cid in report["held"]:
+        click.echo(f"  held: {cid}")
+
+
+@archive.command("calls")
+@click.pass_context
+def archive_calls(ctx: click.Context) -> None:
+    """List the calls with their status. Example: callassist archive calls"""
+    store = _open(ctx, readonly=True)
+    for row in store.calls():
+        held = " (legal hold)" if store.is_held(row["call_id"]) else ""
+        click.echo(f"{row['call_id']:28} {row['status']:12} {row['started_at'] or '':30} {row['agent_id'] or '-':10} {row['lang'] or ''}{held}")
+
+
+@archive.command("review")
+@click.argument("call_id")
+@click.argument("finding_pos", type=int)
+@click.option("--confirm/--dismiss", "confirm", required=True, help="The reviewer's decision.")
+@click.option("--reviewer", required=True)
+@click.option("--note", default="")
+@click.option("--agent-dispute", is_flag=True, help="The agent disputes this finding.")
+@click.pass_context
+def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: bool, reviewer: str, note: str, agent_dispute: bool) -> None:
+    """Confirm or dismiss a finding (by its chain position, see `archive export`).
+
+    Example: callassist archive review C123 4 --confirm --reviewer qa.li --note "clear arrest threat"
+    """
+    store = _open(ctx)
+    pos = store.add_review(call_id, finding_pos, "confirm" if confirm else "dismiss", reviewer, note, agent_dispute)
+    click.echo(f"review recorded at position {pos}")
