@@ -42,8 +42,13 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
 
 
+def _settings(db: sqlite_utils.Database) -> None:
+    db["archive_settings"].create({"name": str, "value": str}, pk="name")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_settings", _settings),
 ]
 
 

@@ -103,11 +103,31 @@ class Archive:
                     page = conn.execute("PRAGMA page_size").fetchone()[0]
                     conn.execute(f"PRAGMA max_page_count={max(int(max_bytes // page), 16)}")
                 migrate(self.db, self.transaction)
+                self._settle_signing()
             elif "_migrations" not in self.db.table_names():
                 raise ArchiveError(f"{self.path} is an SQLite file but not a callassist archive")
         except sqlite3.DatabaseError as exc:
             raise self._explain(exc) from exc
         self.host = socket.gethostname()
+
+    @property
+    def signed(self) -> bool:
+        """Whether this archive signs its records (decided when it was created)."""
+        row = self.conn.execute("SELECT value FROM archive_settings WHERE name = 'signed'").fetchone() if "archive_settings" in self.db.table_names() else None
+        return bool(row and row[0] == "1")
+
+    def _settle_signing(self) -> None:
+        """The first opening decides whether records are signed; later openings must agree."""
+        row = self.conn.execute("SELECT value FROM archive_settings WHERE name = 'signed'").fetchone()
+        if row is None:
+            with self.transaction():
+                has_records = self.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
+                self.conn.execute("INSERT INTO archive_settings (name, value) VALUES ('signed', ?)", ("1" if self.key and not has_records else "0",))
+            return
+        if row[0] == "1" and not self.key:
+            raise ArchiveError(f"{self.path} signs its records: set CALLASSIST_ARCHIVE_KEY (or CALLASSIST_ARCHIVE_KEY_FILE) to write to it")
+        if row[0] == "0" and self.key:
+            raise ArchiveError(f"{self.path} was created without a key, so its records cannot be signed now: unset CALLASSIST_ARCHIVE_KEY, or start a new archive")
 
     def _check_file(self) -> None:
         if self.path.is_dir():
@@ -298,6 +318,8 @@ class Archive:
                 raise ArchiveError(f"call {call_id} has no finding at position {finding_pos}")
             pos, _ = self._append("reviews", call_id, {"finding_pos": finding_pos, "decision": decision, "reviewer": reviewer,
                                                        "agent_dispute": agent_dispute, "at": now_iso(), "note": note})
+            if status["status"] != "open":
+                self._log("reviewed", call_id)  # after the end: the archive log vouches for it
         return pos
 
     def _log(self, event: str, target: str, reason: str = "") -> None:
@@ -350,7 +372,9 @@ class Archive:
                 raise ArchiveError(f"no call {call_id!r} in the archive")
             if self.is_held(call_id) == held:
                 raise ArchiveError(f"call {call_id} is {'already' if held else 'not'} under legal hold")
-            self._log("held" if held else "unheld", call_id, reason)
+            event = "held" if held else "unheld"
+            self._append("call_events", call_id, {"event": event, "at": now_iso(), "detail": reason})
+            self._log(event, call_id, reason)
 
     def purge(self, older_than_days: float, *, now: datetime | None = None, dry_run: bool = False) -> dict[str, list[str]]:
         """Delete ended calls that started more than ``older_than_days`` ago, except held ones.

@@ -54,7 +54,7 @@ def expected_hash(table: str, row: Mapping[str, Any], commit: str | None = None)
 
 
 def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key: bytes | None = None,
-                commits: Mapping[int, str] | None = None) -> tuple[list[Problem], str, int]:
+                commits: Mapping[int, str] | None = None, unsigned: bool = False) -> tuple[list[Problem], str, int]:
     """Check one chain given its ``(table, row)`` records; returns (problems, head hash, count).
 
     ``commits`` gives the private commitment of records whose private fields were redacted.
@@ -84,6 +84,8 @@ def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key
             problems.append(Problem(call_id, pos, what if pos else "modified", f"{kind} record is not linked to the record before it (moved, inserted, or a record before it was removed or changed)"))
         if key and not chain.signature_ok(key, row["hash"], row["mac"]):
             problems.append(Problem(call_id, pos, "modified", f"{kind} record's signature (HMAC) is wrong: rewritten without the key"))
+        elif unsigned and row["mac"]:
+            problems.append(Problem(call_id, pos, "modified", f"{kind} record carries a signature in an archive that signs nothing"))
         prev = row["hash"]
     return problems, prev, expected_pos
 
@@ -91,20 +93,26 @@ def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key
 def verify(archive: Archive, call_id: str | None = None, key: bytes | None = None) -> Report:
     """Verify every call (or one) and the archive log; cross-check seals and purges."""
     key = key if key is not None else archive.key
+    unsigned = not archive.signed
     report = Report()
     log_rows = archive.records(chain.ARCHIVE_CHAIN)
-    problems, log_head, log_count = check_chain(chain.ARCHIVE_CHAIN, log_rows, key)
+    problems, log_head, log_count = check_chain(chain.ARCHIVE_CHAIN, log_rows, key, unsigned=unsigned)
     report.problems += problems
     report.heads[chain.ARCHIVE_CHAIN] = log_head
-    ended: dict[str, dict[str, Any]] = {}
+    vouched: dict[str, list[dict[str, Any]]] = {}  # call -> archive-log entries that name one of its records
     purged: set[str] = set()
     for _, row in log_rows:
-        if row["event"] in ("sealed", "interrupted"):
-            ended[row["target_call"]] = dict(row)
-        elif row["event"] == "purged":
+        if row["call_id"] != chain.ARCHIVE_CHAIN:
+            continue
+        if row["event"] == "purged":
             purged.add(row["target_call"])
+        else:
+            vouched.setdefault(row["target_call"], []).append(dict(row))
+    strays = archive.conn.execute(f"SELECT id, call_id, pos FROM [{ARCHIVE_LOG}] WHERE call_id != ?", (chain.ARCHIVE_CHAIN,)).fetchall()
+    for stray in strays:
+        report.problems.append(Problem(stray["call_id"], stray["pos"], "inserted", "an archive-log entry sits outside the archive log"))
     statuses = {r["call_id"]: r["status"] for r in archive.conn.execute("SELECT call_id, status FROM call_status")}
-    ids = sorted(set(archive.chains()) | set(ended) | set(statuses)) if call_id is None else [call_id]
+    ids = sorted(set(archive.chains()) | set(vouched) | set(statuses)) if call_id is None else [call_id]
     for cid in ids:
         rows = archive.records(cid)
         if cid in purged:
@@ -112,29 +120,33 @@ def verify(archive: Archive, call_id: str | None = None, key: bytes | None = Non
                 report.problems.append(Problem(cid, None, "inserted", f"the call was purged but {len(rows)} record(s) of it are present"))
             continue
         if not rows:
-            if cid in ended or cid in statuses:
+            if cid in vouched or cid in statuses:
                 report.problems.append(Problem(cid, None, "deleted", "every record of this call is gone, and no purge was recorded"))
             continue
         report.calls += 1
         report.records += len(rows)
-        problems, head, count = check_chain(cid, rows, key)
+        problems, head, count = check_chain(cid, rows, key, unsigned=unsigned)
         report.problems += problems
         report.heads[cid] = head
         if rows[0][0] != "calls" or rows[0][1]["pos"] != 0:
             report.problems.append(Problem(cid, 0, "deleted", "the call's opening record is missing"))
-        end = ended.get(cid)
-        closing = [(t, r) for t, r in rows if t == "call_events" and r["event"] in ("sealed", "interrupted")]
-        if end:
-            if not closing:
-                report.problems.append(Problem(cid, None, "deleted", f"the archive log says the call was {end['event']} but its closing record is gone"))
+        by_hash = {r["hash"]: r for _, r in rows}
+        named: set[int] = set()
+        for entry in vouched.get(cid, []):
+            record = by_hash.get(entry["head"])
+            if record is None or record["pos"] + 1 != int(entry["records"]):
+                report.problems.append(Problem(cid, int(entry["records"]) - 1, "deleted",
+                                               f"the archive log vouches for a {entry['event']} record that is gone or changed"))
             else:
-                _, last = closing[-1]
-                if last["hash"] != end["head"] or last["pos"] + 1 != int(end["records"]):
-                    report.problems.append(Problem(cid, last["pos"], "deleted", f"the records up to the {end['event']} record do not match the archive log (records removed or added before the end)"))
-        elif closing:
-            report.problems.append(Problem(cid, closing[-1][1]["pos"], "inserted", "closing record with no matching entry in the archive log"))
+                named.add(record["pos"])
+        ends = [r for t, r in rows if t == "call_events" and r["event"] in ("sealed", "interrupted")]
+        end_pos = ends[0]["pos"] if ends else None
+        if end_pos is not None:
+            for t, r in rows:
+                if r["pos"] >= end_pos and r["pos"] not in named:
+                    report.problems.append(Problem(cid, r["pos"], "inserted", f"{CHAINED.get(t, ('log',))[0]} record after the call's end that the archive log does not vouch for"))
         status = statuses.get(cid)
-        derived = end["event"] if end else "open"
+        derived = ends[-1]["event"] if ends else "open"
         if status is not None and status != derived:
             report.problems.append(Problem(cid, None, "status", f"the status column says {status} but the chain says {derived}"))
     report.records += log_count
