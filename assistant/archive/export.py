@@ -231,6 +231,12 @@ def _verify_folder(folder: Path, key: bytes | None) -> list[Problem]:
             problems.append(Problem(call_id, None, "modified", f"file {name} does not match its SHA-256 in the manifest"))
     rows, commits = [], {}
     for rec in records:
+        if rec.get("table") not in CHAINED:
+            problems.append(Problem(call_id, rec.get("pos"), "inserted", f"record of unknown table {rec.get('table')!r}"))
+            continue
+        _, public_cols, private_cols = CHAINED[rec["table"]]
+        if set(rec["public"]) != set(public_cols) or set(rec["private"]) != set(private_cols):
+            problems.append(Problem(call_id, rec["pos"], "modified", f"{rec['kind']} record has unexpected or missing fields"))
         row = {"call_id": call_id, "pos": rec["pos"], "prev_hash": rec["prev_hash"], "hash": rec["hash"], "mac": rec.get("mac", ""),
                "salt": rec.get("salt", ""), **rec["public"], **rec["private"]}
         if rec.get("redacted"):

@@ -64,7 +64,8 @@ def _quote(term: str) -> str:
 def match_expression(query: str) -> str:
     """The FTS5 MATCH expression for a user query (all parts must match)."""
     parts = []
-    for kind, piece in _pieces(_norm(query)):
+    pieces = [p for term in query.split() for p in _pieces(_norm(term))]  # spaces separate terms
+    for kind, piece in pieces:
         if kind == "word":
             parts.append(f"bi : {_quote(piece)}")
         elif len(piece) == 1:
