@@ -316,3 +316,9 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
     (tmp_path / "bad.db").write_text("hello")
     res = runner.invoke(cli, ["archive", "--archive", str(tmp_path / "bad.db"), "verify"])
     assert res.exit_code == 2 and "not an SQLite file" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc")
+def test_an_unwritable_location_is_a_clear_error_even_for_root():
+    with pytest.raises(ArchiveError, match="cannot (open|create)"):
+        Archive("/proc/callassist-archive.db")
