@@ -237,3 +237,27 @@ def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: 
     store = _open(ctx)
     pos = store.add_review(call_id, finding_pos, "confirm" if confirm else "dismiss", reviewer, note, agent_dispute)
     click.echo(f"review recorded at position {pos}")
+
+
+@archive.command("show")
+@click.argument("call_id")
+@click.pass_context
+def archive_show(ctx: click.Context, call_id: str) -> None:
+    """Print a call: utterances, findings with their positions (for `review`), reviews.
+
+    Example: callassist archive show zh-threats_and_insults
+    """
+    store = _open(ctx, readonly=True)
+    rows = store.records(call_id)
+    if not rows:
+        raise click.BadParameter(f"no call {call_id!r} in {store.path}", param_hint="CALL_ID")
+    click.echo(f"call {call_id} ({store.status(call_id)})")
+    for table, r in rows:
+        if table == "utterances":
+            click.echo(f"#{r['pos']:<4} [{r['start']:7.2f}] {r['speaker']:8} {r['text']}")
+        elif table == "findings":
+            click.echo(f"#{r['pos']:<4}      ! {r['kind']}:{r['category']} {r['severity']} [{r['rule_id']}] «{r['matched']}»")
+        elif table == "reviews":
+            click.echo(f"#{r['pos']:<4}      review of #{r['finding_pos']}: {r['decision']} by {r['reviewer']} {r['note']}")
+        elif table == "call_events":
+            click.echo(f"#{r['pos']:<4} {r['event']} {r['at']} {r['detail'] or ''}".rstrip())

@@ -299,6 +299,8 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
     assert json.loads(res.stdout.splitlines()[0])["categories"] == ["threat_arrest"]
     res = runner.invoke(cli, ["archive", "verify"])
     assert res.exit_code == 0 and "ok: 1 call(s)" in res.output
+    res = runner.invoke(cli, ["archive", "show", "zh-threats_and_insults"])
+    assert "violation:threat_arrest critical" in res.output and "sealed" in res.output
     pos = json.loads(sqlite_utils.Database(tmp_path / "cli.db").execute("SELECT json_object('p', pos) FROM findings WHERE category = 'threat_arrest'").fetchone()[0])["p"]
     res = runner.invoke(cli, ["archive", "review", "zh-threats_and_insults", str(pos), "--confirm", "--reviewer", "qa.li", "--note", "arrest threat"])
     assert res.exit_code == 0, res.output
