@@ -324,3 +324,20 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
 def test_an_unwritable_location_is_a_clear_error_even_for_root():
     with pytest.raises(ArchiveError, match="cannot (open|create)"):
         Archive("/proc/callassist-archive.db")
+
+
+def test_import_with_a_case_file_records_the_case_and_its_snapshot(tmp_path, monkeypatch):
+    case = tmp_path / "case.yaml"
+    case.write_text("id: K-2026-0042\ndebtor_name: 王芳\ninstitution: 诚信金融\namount_due: 4800\ndays_overdue: 7\nofficial_channel: 官方应用\n", encoding="utf-8")
+    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(tmp_path / "c.db"))
+    res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(case)])
+    assert res.exit_code == 0, res.output
+    db = sqlite_utils.Database(tmp_path / "c.db")
+    row = db["cases"].get("K-2026-0042")
+    assert row["debtor_name"] == "王芳" and row["amount_due"] == 4800 and json.loads(row["meta"]) == {"official_channel": "官方应用"}
+    call = next(db["calls"].rows_where("pos = 0"))
+    assert call["case_id"] == "K-2026-0042" and json.loads(call["case_snapshot"])["days_overdue"] == 7
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(bad), "--call-id", "x2"])
+    assert res.exit_code == 2 and "needs" not in res.output and "`id`" in res.output
