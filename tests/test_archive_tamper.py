@@ -131,33 +131,32 @@ def test_inserting_records_is_caught(pristine):
         assert not report.ok, f"forged record {forged['call_id']}#{forged['pos']} went unnoticed"
 
 
+def rechain(a: Archive, chain_id: str) -> None:
+    """What a forger without the key does: recompute every hash of a chain in place."""
+    from assistant.archive.verify import expected_hash
+
+    prev = None
+    for table, row in a.records(chain_id):
+        row = dict(row)
+        if prev is not None:
+            row["prev_hash"] = prev
+        digest = expected_hash(table, row)
+        a.conn.execute(f"UPDATE [{table}] SET prev_hash = ?, hash = ? WHERE id = ?", (row["prev_hash"], digest, row["id"]))
+        prev = digest
+
+
 def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(tmp_path):
     """Someone who edits a record and recomputes every hash after it defeats a bare chain;
     with an archive key, the signatures expose it."""
     from assistant.archive import chain
-    from assistant.archive.verify import expected_hash
 
     a = build(tmp_path / "k.db", key=b"secret key of the compliance office")
     a.conn.execute("UPDATE utterances SET text = '请按时还款' WHERE call_id = 'c1' AND pos = 2")
-    prev = None
-    for table, row in a.records("c1"):  # recompute the chain from the edited record on
-        row = dict(row)
-        if prev is not None:
-            row["prev_hash"] = prev
-        digest = expected_hash(table, row)
-        a.conn.execute(f"UPDATE [{table}] SET prev_hash = ?, hash = ? WHERE id = ?", (row["prev_hash"], digest, row["id"]))
-        prev = digest
+    rechain(a, "c1")
     heads = {r["pos"]: r["hash"] for _, r in a.records("c1")}
     for entry in a.conn.execute(f"SELECT id, records FROM [{ARCHIVE_LOG}] WHERE target_call = 'c1'").fetchall():
         a.conn.execute(f"UPDATE [{ARCHIVE_LOG}] SET head = ? WHERE id = ?", (heads[entry["records"] - 1], entry["id"]))
-    prev = None
-    for table, row in a.records(chain.ARCHIVE_CHAIN):
-        row = dict(row)
-        if prev is not None:
-            row["prev_hash"] = prev
-        digest = expected_hash(table, row)
-        a.conn.execute(f"UPDATE [{table}] SET prev_hash = ?, hash = ? WHERE id = ?", (row["prev_hash"], digest, row["id"]))
-        prev = digest
+    rechain(a, chain.ARCHIVE_CHAIN)
     assert verify(a, key=b"").ok  # the bare chain is consistent again
     problems = verify(a).problems  # the archive's own key
     assert problems and all(p.what == "modified" for p in problems)

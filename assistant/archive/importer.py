@@ -14,19 +14,11 @@ import yaml
 
 from assistant import __version__
 from assistant.asr.scripted import _words, load_transcript
+from assistant.archive.chain import file_sha256
 from assistant.archive.store import Archive, ArchiveError
 from assistant.checker import Checker
 from assistant.events import Utterance
 from assistant.rules.loader import lexicon_root
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def ruleset_fingerprint(lang: str) -> str:
