@@ -243,9 +243,12 @@ def rules_train() -> None:
 
 
 from assistant.cli_archive import archive  # noqa: E402 - commands defined in their own modules
+from assistant.cli_scripts import practice, scripts  # noqa: E402
 from assistant.cli_speech import devices, models, transcribe  # noqa: E402
 
 cli.add_command(archive)
+cli.add_command(scripts)
+cli.add_command(practice)
 cli.add_command(transcribe)
 cli.add_command(models)
 cli.add_command(devices)

@@ -139,3 +139,26 @@ class Utterance:
             "words": [{"w": w.w, "start": round(w.start, 3), "end": round(w.end, 3), "conf": round(w.conf, 3)} for w in self.words],
             "conf": round(self.conf, 3),
         }
+
+
+@dataclass(frozen=True)
+class StageChanged:
+    """The call moved to another stage (after utterance ``seq``), and why."""
+
+    call_id: str
+    seq: int
+    stage: str
+    previous: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A script line offered to the agent after utterance ``seq``, with the reason it was chosen."""
+
+    call_id: str
+    seq: int
+    line_id: str
+    text: str
+    reason: str
+    stage: str

@@ -1,0 +1,88 @@
+"""Follow the stage of a collection call from both speakers' utterances and findings.
+
+Agent lines move the call forward (never back) to the furthest stage whose marker they
+contain; customer cues move it as ``scripts_library/stages.yaml`` says (a promise to pay →
+commitment, distress → escalation …). ``feed(utterance, findings)`` returns a
+:class:`StageChanged` when the stage changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from assistant.events import Finding, StageChanged, Utterance
+from assistant.suggest.library import STAGES, ScriptError, library_root
+from assistant.text.normalize import Normalizer
+
+FLOW = STAGES[:-1]  # opening … closing; escalation can happen at any point
+
+
+@dataclass(frozen=True)
+class StageRules:
+    """Markers per language and stage, and the stage each cue leads to."""
+
+    markers: dict[str, dict[str, tuple[str, ...]]]
+    cue_stage: dict[str, str]
+
+
+def load_stage_rules(root: Path | None = None) -> StageRules:
+    """Read ``stages.yaml`` from the script library."""
+    path = (root or library_root()) / "stages.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScriptError(f"cannot read the stage rules {path}: {exc}") from exc
+    norm = Normalizer()
+    markers = {
+        lang: {stage: tuple(norm(m).text for m in words) for stage, words in stages.items()}
+        for lang, stages in data["markers"].items()
+    }
+    for lang, stages in markers.items():
+        unknown = set(stages) - set(STAGES)
+        if unknown:
+            raise ScriptError(f"{path}: unknown stage(s) {sorted(unknown)} for {lang}")
+    return StageRules(markers, dict(data.get("cue_stage") or {}))
+
+
+class StageTracker:
+    """The stage of one call."""
+
+    def __init__(self, call_id: str, lang: str, rules: StageRules | None = None) -> None:
+        self.call_id = call_id
+        self.lang = lang
+        self.rules = rules or load_stage_rules()
+        self.stage = "opening"
+        self.history: list[tuple[int, str]] = [(0, "opening")]
+        self._norm = Normalizer()
+
+    def _agent_stage(self, text: str) -> tuple[str, str] | None:
+        t = self._norm(text).text
+        hits = {stage: m for stage, words in self.rules.markers.get(self.lang, {}).items() for m in words if m and m in t}
+        if "escalation" in hits:
+            return "escalation", f"agent said «{hits['escalation']}»"
+        current = FLOW.index(self.stage) if self.stage in FLOW else -1
+        ahead = [s for s in FLOW if s in hits and FLOW.index(s) > current]
+        if ahead:
+            best = ahead[-1]
+            return best, f"agent said «{hits[best]}»"
+        return None
+
+    def feed(self, utterance: Utterance, findings: Sequence[Finding] = ()) -> list[StageChanged]:
+        """Update the stage after a final utterance and its findings."""
+        move: tuple[str, str] | None = None
+        if utterance.speaker == "customer":
+            for f in findings:
+                target = self.rules.cue_stage.get(f.category) if f.kind == "cue" else None
+                if target and target != self.stage:
+                    move = (target, f"customer cue {f.category}")
+                    break
+        else:
+            move = self._agent_stage(utterance.text)
+        if move is None or move[0] == self.stage:
+            return []
+        previous, self.stage = self.stage, move[0]
+        self.history.append((utterance.seq, self.stage))
+        return [StageChanged(self.call_id, utterance.seq, self.stage, previous, move[1])]

@@ -1,0 +1,193 @@
+"""The script library: lines as data (YAML metadata + a Jinja2 template), checked and rendered.
+
+A line may use only the case variables it declares (checked with ``jinja2.meta``);
+rendering uses a sandboxed environment with ``StrictUndefined``, so a missing value is a
+clear error instead of a blank in front of a customer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from assistant.errors import CallassistError
+from assistant.events import CUE_CATEGORIES
+
+STAGES: tuple[str, ...] = (
+    "opening",          # self-identification
+    "verification",     # right-party verification
+    "disclosure",       # recording notice / required disclosures
+    "discovery",        # the reason for non-payment
+    "negotiation",
+    "plan_options",     # installments, deferral, interest relief where authorised
+    "commitment",       # promise-to-pay confirmation: amount, date, official channel only
+    "closing",
+    "escalation",
+)
+TONES: tuple[str, ...] = ("warm", "neutral", "firm")
+LADDER: tuple[int, ...] = (3, 7, 15, 30)  # days overdue: the escalation ladder's rungs
+
+
+class ScriptError(CallassistError):
+    """A script line that is malformed, uses an undeclared variable or cannot be rendered."""
+
+    code = "E030"
+
+
+# Case variables a line may declare, with a description and sample values for lint/render.
+VARIABLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "customer_name": ("customer's full name", {"zh": "王芳", "en": "Maria Lopez"}),
+    "customer_title": ("how to address the customer", {"zh": "王女士", "en": "Ms. Lopez"}),
+    "institution": ("the lender / creditor", {"zh": "诚信消费金融", "en": "Crestview Finance"}),
+    "agent_name": ("the agent's name", {"zh": "小李", "en": "Sam"}),
+    "agent_id": ("the agent's staff number", {"zh": "A1024", "en": "A1024"}),
+    "amount_due": ("amount overdue, with currency", {"zh": "4800元", "en": "$950"}),
+    "days_overdue": ("days past due", {"zh": 7, "en": 7}),
+    "due_date": ("the missed due date", {"zh": "11月15日", "en": "November 15"}),
+    "repayment_channel": ("the official repayment channel", {"zh": "诚信金融官方App“还款”页面", "en": "the payments page of our official app"}),
+    "hotline": ("the institution's official hotline", {"zh": "400-800-1234", "en": "1-800-555-0100"}),
+    "installment_count": ("number of installments offered", {"zh": 6, "en": 6}),
+    "installment_amount": ("amount of each installment", {"zh": "800元", "en": "$160"}),
+    "deferral_days": ("days a payment can be deferred", {"zh": 30, "en": 30}),
+    "promise_amount": ("amount the customer promised", {"zh": "800元", "en": "$160"}),
+    "promise_date": ("date the customer promised", {"zh": "11月20日", "en": "Friday, November 20"}),
+    "complaint_channel": ("the official complaint channel", {"zh": "客服热线400-800-1234转投诉", "en": "our complaints team at 1-800-555-0100"}),
+    "crisis_line": ("a crisis / mental-health hotline", {"zh": "12356心理援助热线", "en": "988"}),
+    "supervisor": ("who the call is handed to", {"zh": "值班主管", "en": "my supervisor"}),
+}
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One line of the library."""
+
+    id: str
+    lang: str
+    stage: str
+    cues: tuple[str, ...]
+    tone: str
+    overdue: tuple[int, ...]
+    variables: tuple[str, ...]
+    template: str
+    note: str
+    after_violation: tuple[str, ...] = ()
+    source: str = ""
+
+    def fits(self, days_overdue: int | None) -> bool:
+        """Whether the line suits a call this many days overdue (rung of the ladder)."""
+        if days_overdue is None or not self.overdue:
+            return True
+        rung = max((r for r in LADDER if days_overdue >= r), default=0)
+        return rung in self.overdue or (rung == 0 and 3 in self.overdue)
+
+
+def library_root() -> Path:
+    """``$CALLASSIST_SCRIPTS`` or the repository's ``scripts_library/``."""
+    if os.environ.get("CALLASSIST_SCRIPTS"):
+        return Path(os.environ["CALLASSIST_SCRIPTS"])
+    return Path(__file__).resolve().parents[2] / "scripts_library"
+
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_KEYS = {"id", "stage", "cues", "tone", "overdue", "variables", "template", "note", "after_violation"}
+
+
+def _line_problems(entry: Any, lang: str, where: str) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"{where}: each line is a mapping"]
+    problems = []
+    for key in sorted(set(entry) - _KEYS):
+        problems.append(f"{where}: unknown key {key!r}")
+    for key in ("id", "stage", "tone", "template", "note"):
+        if not isinstance(entry.get(key), str) or not entry.get(key, "").strip():
+            problems.append(f"{where}: `{key}` is required (text)")
+    lid = str(entry.get("id", ""))
+    if lid and not lid.startswith(f"{lang}."):
+        problems.append(f"{where}: id {lid!r} must start with '{lang}.'")
+    if entry.get("stage") not in STAGES:
+        problems.append(f"{where}: stage {entry.get('stage')!r} is not one of {', '.join(STAGES)}")
+    if entry.get("tone") not in TONES:
+        problems.append(f"{where}: tone {entry.get('tone')!r} is not one of {', '.join(TONES)}")
+    for cue in entry.get("cues") or []:
+        if cue not in CUE_CATEGORIES:
+            problems.append(f"{where}: unknown cue {cue!r}")
+    for rung in entry.get("overdue") or []:
+        if rung not in LADDER:
+            problems.append(f"{where}: overdue {rung!r} is not a rung of the ladder {LADDER}")
+    declared = entry.get("variables") or []
+    for name in declared:
+        if name not in VARIABLES:
+            problems.append(f"{where}: unknown variable {name!r} (known: {', '.join(VARIABLES)})")
+    template = entry.get("template")
+    if isinstance(template, str):
+        try:
+            used = meta.find_undeclared_variables(_ENV.parse(template))
+        except TemplateSyntaxError as exc:
+            problems.append(f"{where}: template syntax error: {exc.message}")
+        else:
+            for name in sorted(used - set(declared)):
+                problems.append(f"{where}: template uses {{{{ {name} }}}} but does not declare it in `variables`")
+            for name in sorted(set(declared) - used):
+                problems.append(f"{where}: declares {name!r} but the template does not use it")
+    return problems
+
+
+def load_library(lang: str, root: Path | None = None) -> tuple[list[ScriptLine], list[str]]:
+    """Every line of a language and every problem found (``file:line: message``)."""
+    folder = (root or library_root()) / lang
+    if not folder.is_dir():
+        raise ScriptError(f"no script library for {lang!r} at {folder}")
+    lines: list[ScriptLine] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            doc = yaml.compose(text)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problems.append(f"{path}: invalid YAML: {exc}")
+            continue
+        if not isinstance(data, dict) or data.get("lang") != lang or not isinstance(data.get("lines"), list):
+            problems.append(f"{path}:1: a script file is `lang: {lang}` and a `lines:` list")
+            continue
+        nodes = next((v.value for k, v in doc.value if k.value == "lines"), []) if doc is not None else []
+        for k, entry in enumerate(data["lines"]):
+            line_no = nodes[k].start_mark.line + 1 if k < len(nodes) else 1
+            where = f"{path}:{line_no}"
+            found = _line_problems(entry, lang, where)
+            problems += found
+            if found:
+                continue
+            if entry["id"] in seen:
+                problems.append(f"{where}: duplicate id {entry['id']!r} (also {seen[entry['id']]})")
+                continue
+            seen[entry["id"]] = where
+            lines.append(ScriptLine(
+                id=entry["id"], lang=lang, stage=entry["stage"], cues=tuple(entry.get("cues") or ()), tone=entry["tone"],
+                overdue=tuple(entry.get("overdue") or ()), variables=tuple(entry.get("variables") or ()),
+                template=entry["template"].strip(), note=entry["note"].strip(),
+                after_violation=tuple(entry.get("after_violation") or ()), source=where,
+            ))
+    return lines, problems
+
+
+def sample_case(lang: str) -> dict[str, Any]:
+    """Sample values for every variable (used by lint and by `render` without a case)."""
+    return {name: samples[lang] for name, (_, samples) in VARIABLES.items()}
+
+
+def render(line: ScriptLine, case: Mapping[str, Any]) -> str:
+    """The line filled in with the case's values (only the declared ones are passed)."""
+    missing = [v for v in line.variables if v not in case or case[v] in (None, "")]
+    if missing:
+        raise ScriptError(f"{line.id} needs {', '.join(missing)}: add {'it' if len(missing) == 1 else 'them'} to the case file")
+    try:
+        return _ENV.from_string(line.template).render({v: case[v] for v in line.variables}).strip()
+    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
+        raise ScriptError(f"{line.id} cannot be rendered: {exc}") from exc

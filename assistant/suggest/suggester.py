@@ -1,0 +1,109 @@
+"""Choose the next lines for the agent after each final utterance.
+
+Order of preference, each with its reason:
+1. after an agent violation: the library's compliant rewrites for that category (then
+   the rule's own rewrite if the library has none);
+2. lines answering the customer's latest cues (most recent first), preferring the stage;
+3. lines of the current stage that answer no cue.
+Lines must suit the overdue rung, render with the case's values, and not repeat a line
+already said in this call (said = offered and then spoken, or spoken nearly word for word).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from assistant.events import Finding, Suggestion, Utterance
+from assistant.suggest.library import ScriptError, ScriptLine, render
+from assistant.text.normalize import Normalizer
+
+_TONE_ORDER = {3: ("warm", "neutral", "firm"), 7: ("neutral", "warm", "firm"), 15: ("neutral", "firm", "warm"), 30: ("firm", "neutral", "warm")}
+
+
+def _grams(text: str) -> set[str]:
+    t = "".join(ch for ch in text if ch.isalnum())
+    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
+
+
+@dataclass
+class Suggester:
+    """Suggestions for one call (``lines`` of its language, ``case`` its variable values)."""
+
+    call_id: str
+    lines: Sequence[ScriptLine]
+    case: Mapping[str, Any]
+    days_overdue: int | None = None
+    top: int = 3
+    said: set[str] = field(default_factory=set)
+    recent_cues: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._norm = Normalizer()
+        self._rendered: dict[str, str] = {}
+        for line in self.lines:
+            try:
+                self._rendered[line.id] = render(line, self.case)
+            except ScriptError:
+                continue  # the case lacks a value this line needs: it is not offered
+        self._grams = {lid: _grams(self._norm(text).text) for lid, text in self._rendered.items()}
+        rung = max((r for r in (3, 7, 15, 30) if (self.days_overdue or 0) >= r), default=3)
+        order = _TONE_ORDER[rung]
+        self._tone_rank = {tone: k for k, tone in enumerate(order)}
+        self._offered: list[str] = []
+
+    def mark_said(self, line_id: str) -> None:
+        """Record that the agent used a line (e.g. clicked it)."""
+        self.said.add(line_id)
+
+    def _spoken(self, text: str) -> None:
+        """Mark as said any rendered line the agent just spoke nearly word for word."""
+        mine = _grams(self._norm(text).text)
+        for lid, grams in self._grams.items():
+            if lid not in self.said and grams and len(mine & grams) / len(grams) >= 0.6:
+                self.said.add(lid)
+
+    def _usable(self, line: ScriptLine) -> bool:
+        return line.id in self._rendered and line.id not in self.said and line.fits(self.days_overdue)
+
+    def _key(self, line: ScriptLine, stage: str) -> tuple:
+        return (line.stage != stage, self._tone_rank.get(line.tone, 9), line.id)
+
+    def feed(self, utterance: Utterance, findings: Sequence[Finding], stage: str) -> list[Suggestion]:
+        """Suggestions after ``utterance`` (with its findings) in ``stage``."""
+        if utterance.speaker == "agent":
+            self._spoken(utterance.text)
+        else:
+            for f in findings:
+                if f.kind == "cue":
+                    if f.category in self.recent_cues:
+                        self.recent_cues.remove(f.category)
+                    self.recent_cues.insert(0, f.category)
+            del self.recent_cues[3:]
+        chosen: list[tuple[ScriptLine | None, str, str]] = []  # (line, text, reason)
+        taken: set[str] = set()
+
+        def take(line: ScriptLine, reason: str) -> None:
+            if len(chosen) < self.top and line.id not in taken:
+                taken.add(line.id)
+                chosen.append((line, self._rendered[line.id], reason))
+
+        violations = [f for f in findings if f.kind == "violation"] if utterance.speaker == "agent" else []
+        for f in violations:
+            fixes = sorted((x for x in self.lines if f.category in x.after_violation and self._usable(x)), key=lambda x: self._key(x, stage))
+            for line in fixes[:1]:
+                take(line, f"compliant rewrite after {f.category} ({f.rule_id})")
+            if not fixes and f.suggestion and len(chosen) < self.top:
+                chosen.append((None, f.suggestion, f"the rule's compliant rewrite after {f.category} ({f.rule_id})"))
+        for cue in self.recent_cues:
+            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._key(x, stage))
+            for line in answers[:2]:
+                take(line, f"answers the customer's {cue}")
+        staged = sorted((x for x in self.lines if x.stage == stage and not x.cues and not x.after_violation and self._usable(x)),
+                        key=lambda x: self._key(x, stage))
+        for line in staged:
+            take(line, f"fits the {stage} stage")
+        out = []
+        for line, text, reason in chosen:
+            lid = line.id if line else f"rule:{reason.split('(')[-1].rstrip(')')}"
+            out.append(Suggestion(self.call_id, utterance.seq, lid, text, reason, stage))
+        return out
