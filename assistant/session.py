@@ -59,7 +59,7 @@ class CallSession:
         assert self.checker is not None
         findings = self.checker.check(utterance.text, utterance.speaker, lang=self.lang)
         changed = self.tracker.feed(utterance, findings)
-        suggestions = self.suggester.feed(utterance, findings, self.tracker.stage)
+        suggestions = self.suggester.feed(utterance, findings, self.tracker.stage, self.tracker.by_agent)
         if self.archive is not None:
             self.archive.add_utterance(self.call_id, utterance)
             for f in findings:

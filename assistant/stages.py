@@ -7,6 +7,7 @@ commitment, distress → escalation …). ``feed(utterance, findings)`` returns 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +25,7 @@ FLOW = STAGES[:-1]  # opening … closing; escalation can happen at any point
 class StageRules:
     """Markers per language and stage, and the stage each cue leads to."""
 
-    markers: dict[str, dict[str, tuple[str, ...]]]
+    markers: dict[str, dict[str, tuple[re.Pattern[str], ...]]]
     cue_stage: dict[str, str]
 
 
@@ -36,8 +37,13 @@ def load_stage_rules(root: Path | None = None) -> StageRules:
     except (OSError, yaml.YAMLError) as exc:
         raise ScriptError(f"cannot read the stage rules {path}: {exc}") from exc
     norm = Normalizer()
+
+    def pattern(marker: str) -> re.Pattern[str]:
+        text = re.escape(norm(marker).text)
+        return re.compile(text if re.search(r"[\u3400-\u9fff]", marker) else rf"\b{text}\b")  # Latin: whole words
+
     markers = {
-        lang: {stage: tuple(norm(m).text for m in words) for stage, words in stages.items()}
+        lang: {stage: tuple(pattern(m) for m in words if m.strip()) for stage, words in stages.items()}
         for lang, stages in data["markers"].items()
     }
     for lang, stages in markers.items():
@@ -56,14 +62,24 @@ class StageTracker:
         self.rules = rules or load_stage_rules()
         self.stage = "opening"
         self.history: list[tuple[int, str]] = [(0, "opening")]
+        self.by_agent = False  # whether the agent's own words moved the call into this stage
         self._norm = Normalizer()
 
     def _agent_stage(self, text: str) -> tuple[str, str] | None:
         t = self._norm(text).text
-        hits = {stage: m for stage, words in self.rules.markers.get(self.lang, {}).items() for m in words if m and m in t}
-        if "escalation" in hits:
+        hits: dict[str, str] = {}
+        for stage, patterns in self.rules.markers.get(self.lang, {}).items():
+            for p in patterns:
+                m = p.search(t)
+                if m:
+                    hits[stage] = m.group()
+                    break
+        if "escalation" in hits and self.stage != "escalation":
             return "escalation", f"agent said «{hits['escalation']}»"
-        current = FLOW.index(self.stage) if self.stage in FLOW else -1
+        if self.stage == "escalation":  # from an escalation only an agreement or the end moves on
+            current = FLOW.index("plan_options")
+        else:
+            current = FLOW.index(self.stage)
         ahead = [s for s in FLOW if s in hits and FLOW.index(s) > current]
         if ahead:
             best = ahead[-1]
@@ -84,5 +100,6 @@ class StageTracker:
         if move is None or move[0] == self.stage:
             return []
         previous, self.stage = self.stage, move[0]
+        self.by_agent = utterance.speaker == "agent"
         self.history.append((utterance.seq, self.stage))
         return [StageChanged(self.call_id, utterance.seq, self.stage, previous, move[1])]

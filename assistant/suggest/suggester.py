@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from assistant.events import Finding, Suggestion, Utterance
-from assistant.suggest.library import ScriptError, ScriptLine, render
+from assistant.suggest.library import STAGES, ScriptError, ScriptLine, render
 from assistant.text.normalize import Normalizer
 
 _TONE_ORDER = {3: ("warm", "neutral", "firm"), 7: ("neutral", "warm", "firm"), 15: ("neutral", "firm", "warm"), 30: ("firm", "neutral", "warm")}
@@ -36,6 +36,7 @@ class Suggester:
     top: int = 3
     said: set[str] = field(default_factory=set)
     recent_cues: list[str] = field(default_factory=list)
+    cue_age: dict[str, int] = field(default_factory=dict)  # agent turns since the cue was raised
 
     def __post_init__(self) -> None:
         self._norm = Normalizer()
@@ -49,7 +50,7 @@ class Suggester:
         rung = max((r for r in (3, 7, 15, 30) if (self.days_overdue or 0) >= r), default=3)
         order = _TONE_ORDER[rung]
         self._tone_rank = {tone: k for k, tone in enumerate(order)}
-        self._offered: list[str] = []
+        self._order = {line.id: k for k, line in enumerate(self.lines)}  # the trainers' order of preference
 
     def mark_said(self, line_id: str) -> None:
         """Record that the agent used a line (e.g. clicked it)."""
@@ -66,18 +67,33 @@ class Suggester:
         return line.id in self._rendered and line.id not in self.said and line.fits(self.days_overdue)
 
     def _key(self, line: ScriptLine, stage: str) -> tuple:
-        return (line.stage != stage, self._tone_rank.get(line.tone, 9), line.id)
+        """Stage lines: the tone that suits the overdue rung first, then the library's order."""
+        return (line.stage != stage, self._tone_rank.get(line.tone, 9), self._order[line.id])
 
-    def feed(self, utterance: Utterance, findings: Sequence[Finding], stage: str) -> list[Suggestion]:
-        """Suggestions after ``utterance`` (with its findings) in ``stage``."""
+    def _cue_key(self, line: ScriptLine, stage: str) -> tuple:
+        """Answers to a cue: the library's order (trainers put the first thing to say first)."""
+        return (self._order[line.id],)
+
+    def feed(self, utterance: Utterance, findings: Sequence[Finding], stage: str, stage_done: bool = False) -> list[Suggestion]:
+        """Suggestions after ``utterance`` (with its findings) in ``stage``.
+
+        ``stage_done``: the agent's own words brought the call into this stage, so the
+        next stage's lines come first.
+        """
         if utterance.speaker == "agent":
             self._spoken(utterance.text)
+            for cue in list(self.recent_cues):  # a cue is settled once answered, or after two agent turns
+                self.cue_age[cue] = self.cue_age.get(cue, 0) + 1
+                answered = any(cue in x.cues and x.id in self.said for x in self.lines)
+                if answered or self.cue_age[cue] >= 2:
+                    self.recent_cues.remove(cue)
         else:
             for f in findings:
                 if f.kind == "cue":
                     if f.category in self.recent_cues:
                         self.recent_cues.remove(f.category)
                     self.recent_cues.insert(0, f.category)
+                    self.cue_age[f.category] = 0
             del self.recent_cues[3:]
         chosen: list[tuple[ScriptLine | None, str, str]] = []  # (line, text, reason)
         taken: set[str] = set()
@@ -95,13 +111,20 @@ class Suggester:
             if not fixes and f.suggestion and len(chosen) < self.top:
                 chosen.append((None, f.suggestion, f"the rule's compliant rewrite after {f.category} ({f.rule_id})"))
         for cue in self.recent_cues:
-            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._key(x, stage))
+            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._cue_key(x, stage))
             for line in answers[:2]:
                 take(line, f"answers the customer's {cue}")
-        staged = sorted((x for x in self.lines if x.stage == stage and not x.cues and not x.after_violation and self._usable(x)),
-                        key=lambda x: self._key(x, stage))
-        for line in staged:
-            take(line, f"fits the {stage} stage")
+        flow = STAGES[:-1]
+        following = flow[flow.index(stage) + 1] if stage in flow[:-1] else None
+        procedural = stage in ("opening", "verification", "disclosure")  # said once, then done
+        order = [following, stage] if stage_done and procedural and following else [stage, following]
+        for name in order:
+            if name is None:
+                continue
+            staged = sorted((x for x in self.lines if x.stage == name and not x.cues and not x.after_violation and self._usable(x)),
+                            key=lambda x: self._key(x, name))
+            for line in staged:
+                take(line, f"fits the {name} stage" if name == stage else f"next: the {name} stage")
         out = []
         for line, text, reason in chosen:
             lid = line.id if line else f"rule:{reason.split('(')[-1].rstrip(')')}"
