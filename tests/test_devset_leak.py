@@ -1,7 +1,8 @@
 """Guard: nothing we train on or test with may be a (near) copy of a dev-set line.
 
 The dev set (../shared/devset) is for measuring only. Every training line, rule example,
-test string, sample and recorded-fixture line is compared with every dev line by shared character 6-grams (zh)
+test string, sample, recorded-fixture line,
+script line and practice line is compared with every dev line by shared character 6-grams (zh)
 or word 4-grams (en); an overlap of half the shorter line (and at least 3 n-grams) fails.
 Skipped when the dev set is not beside the project.
 """
@@ -42,6 +43,12 @@ def our_texts() -> list[tuple[str, str]]:
     scenarios = ROOT / "recordings_fixtures" / "scenarios.yaml"
     for sc in yaml.safe_load(scenarios.read_text(encoding="utf-8"))["scenarios"]:
         out += [(f"{scenarios}:{sc['lang']}/{sc['id']}", line["text"]) for line in sc["lines"]]
+    for path in sorted((ROOT / "scripts_library").glob("*/*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out += [(f"{path}:{line['id']}", line["template"]) for line in data.get("lines", [])]
+    for path in sorted((ROOT / "scripts_library" / "practice").glob("*/*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out += [(str(path), str(turn["say"])) for turn in data.get("turns", [])]
     for path in sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "samples").glob("*")]):
         if path.name == Path(__file__).name:
             continue
