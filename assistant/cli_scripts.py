@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
 from assistant.suggest.library import ScriptError, load_library, render, sample_case
+from assistant.yamlfile import load_mapping
 
 _LANGS = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
 
@@ -70,15 +70,7 @@ def scripts_coverage() -> None:
 
 def load_case_file(path: Path | None) -> dict:
     """Case values from YAML (``id`` optional); empty without a file."""
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScriptError(f"cannot read the case file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ScriptError(f"{path}: a case file is a mapping of variable: value")
-    return data
+    return load_mapping(path, "case file", ScriptError) if path is not None else {}
 
 
 @scripts.command("render")

@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from assistant.checker import Checker
 from assistant.events import CUE_CATEGORIES, Utterance
 from assistant.session import CallSession, Turn
 from assistant.suggest.library import STAGES, ScriptError, library_root, render
 from assistant.suggest.suggester import _grams
+from assistant.yamlfile import load_mapping
 
 PENALTY = {"critical": 30, "major": 20, "minor": 10, "info": 0}
 
@@ -33,12 +32,7 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScriptError(f"cannot read the scenario {p}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ScriptError(f"{p}: a scenario is a mapping")
+    data = load_mapping(p, "scenario", ScriptError)
     missing = [k for k in ("lang", "title", "persona", "case", "turns") if k not in data]
     if missing:
         raise ScriptError(f"{p}: missing {', '.join(missing)}")

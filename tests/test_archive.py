@@ -340,4 +340,7 @@ def test_import_with_a_case_file_records_the_case_and_its_snapshot(tmp_path, mon
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just\n- a list\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(bad), "--call-id", "x2"])
-    assert res.exit_code == 2 and "needs" not in res.output and "`id`" in res.output
+    assert res.exit_code == 2 and "a case file is a mapping" in res.output
+    bad.write_text("debtor_name: 王芳\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(bad), "--call-id", "x3"])
+    assert res.exit_code == 2 and "`id`" in res.output

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from assistant import __version__
 from assistant.asr.scripted import _words, load_transcript
 from assistant.archive.chain import file_sha256
@@ -19,6 +17,7 @@ from assistant.archive.store import Archive, ArchiveError
 from assistant.checker import Checker
 from assistant.events import Utterance
 from assistant.rules.loader import lexicon_root
+from assistant.yamlfile import load_mapping
 
 
 def ruleset_fingerprint(lang: str) -> str:
@@ -34,11 +33,8 @@ def ruleset_fingerprint(lang: str) -> str:
 
 def load_case(path: str | Path) -> dict[str, Any]:
     """A case file (YAML): ``id`` plus debtor name, institution, amount due, days overdue …"""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ArchiveError(f"cannot read the case file {path}: {exc}") from exc
-    if not isinstance(data, dict) or not data.get("id"):
+    data = load_mapping(path, "case file", ArchiveError)
+    if not data.get("id"):
         raise ArchiveError(f"{path}: a case file is a mapping with at least an `id`")
     return data
 
