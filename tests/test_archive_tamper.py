@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.archive import Archive, verify
-from assistant.archive.schema import ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS, CHAINED
+from assistant.archive.schema import ARCHIVE_LOG, CHAINED, SPECS
 from assistant.events import Finding, Utterance, Word
 
 CHAIN_COLS = ("call_id", "pos", "prev_hash", "hash", "mac", "salt")
@@ -33,9 +33,7 @@ def build(path: Path, key: bytes | None = None) -> Archive:
 
 
 def data_columns(table: str) -> tuple[str, ...]:
-    if table == ARCHIVE_LOG:
-        return ARCHIVE_LOG_COLUMNS[0] + ARCHIVE_LOG_COLUMNS[1]
-    return CHAINED[table][1] + CHAINED[table][2]
+    return SPECS[table][1] + SPECS[table][2]
 
 
 def changed(value):

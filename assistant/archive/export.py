@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from assistant.archive import chain
 from assistant.archive.chain import file_sha256
 from assistant.archive.redact import redact as mask
-from assistant.archive.schema import ARCHIVE_LOG, CHAINED
+from assistant.archive.schema import CHAINED
 from assistant.archive.store import Archive, ArchiveError, json_or
 from assistant.archive.verify import Problem, check_chain, verify
 
@@ -32,59 +32,43 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _mask_value(value: Any) -> tuple[Any, int]:
-    """Mask every string inside a (JSON) value."""
-    if isinstance(value, str):
-        decoded = json_or(value)
-        if decoded is not value:
-            masked, n = _mask_value(decoded)
-            return chain.canonical(masked), n
-        return mask(value)
-    if isinstance(value, list):
-        out, total = [], 0
-        for item in value:
-            m, n = _mask_value(item)
-            out.append(m)
-            total += n
-        return out, total
-    if isinstance(value, dict):
-        out_d, total = {}, 0
-        for k, item in value.items():
-            m, n = _mask_value(item)
-            out_d[k] = m
-            total += n
-        return out_d, total
-    return value, 0
+    """Mask every string inside a value (JSON text included); returns it and the count masked."""
+    count = 0
+
+    def walk(v: Any) -> Any:
+        nonlocal count
+        if isinstance(v, str):
+            decoded = json_or(v)
+            if decoded is not v:
+                return chain.canonical(walk(decoded))
+            masked, n = mask(v)
+            count += n
+            return masked
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    return walk(value), count
 
 
 def _record(table: str, row: Any, redact: bool) -> tuple[dict[str, Any], int]:
+    """One chained record for ``records.json``; masked fields keep only their commitment."""
     kind, public_cols, private_cols = CHAINED[table]
     private = {c: row[c] for c in private_cols}
     rec: dict[str, Any] = {
         "table": table, "kind": kind, "pos": row["pos"], "prev_hash": row["prev_hash"], "hash": row["hash"], "mac": row["mac"],
         "public": {c: row[c] for c in public_cols},
     }
+    shown, masked = _mask_value(private) if redact else (private, 0)
     if table == "audio_files":  # where the file lived on the archive machine is not evidence, and may identify people
-        redact_this = True
+        shown, masked = {**shown, "path": "[withheld]"}, masked + 1
+    if masked:
+        rec.update(private=shown, commitment=chain.commitment(row["salt"], private), redacted=True)
     else:
-        redact_this = False
-    masked = 0
-    if redact or redact_this:
-        new_private = {}
-        for c, v in private.items():
-            m, n = _mask_value(v)
-            new_private[c] = m
-            masked += n
-        if table == "audio_files":
-            new_private["path"] = "[withheld]"
-            masked += 1
-        if masked:
-            rec["private"] = new_private
-            rec["commitment"] = chain.commitment(row["salt"], private)
-            rec["redacted"] = True
-            return rec, masked
-    rec["private"] = private
-    rec["salt"] = row["salt"]
-    return rec, 0
+        rec.update(private=private, salt=row["salt"])
+    return rec, masked
 
 
 def _readable(records: list[dict[str, Any]]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
@@ -264,4 +248,4 @@ def _verify_folder(folder: Path, key: bytes | None) -> list[Problem]:
     return problems
 
 
-__all__ = ["export_call", "verify_bundle", "FORMAT", "ARCHIVE_LOG"]
+__all__ = ["export_call", "verify_bundle", "FORMAT"]

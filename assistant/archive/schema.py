@@ -16,8 +16,12 @@ CHAINED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "audio_files": ("audio", ("name", "sha256", "duration", "sample_rate", "channels", "bytes"), ("path",)),
     "call_events": ("event", ("event", "at"), ("detail",)),
 }
-ARCHIVE_LOG = "archive_log"  # the archive-wide chain (kind 'log')
-ARCHIVE_LOG_COLUMNS = (("event", "target_call", "at", "head", "records"), ("reason",))
+ARCHIVE_LOG = "archive_log"  # the archive-wide chain: seals, holds, purges, post-seal records
+# Every chained table, the archive log included: table -> (kind, public, private columns).
+SPECS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    **CHAINED,
+    ARCHIVE_LOG: ("log", ("event", "target_call", "at", "head", "records"), ("reason",)),
+}
 
 
 def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[str, ...]) -> None:
@@ -34,9 +38,8 @@ def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[s
 def _initial(db: sqlite_utils.Database) -> None:
     db["cases"].create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
                         "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}, pk="id")
-    for table, (_, public, private) in CHAINED.items():
+    for table, (_, public, private) in SPECS.items():
         _create_chained(db, table, public + private)
-    _create_chained(db, ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS[0] + ARCHIVE_LOG_COLUMNS[1])
     # status and cached columns (not part of the chain: verify re-derives them from it)
     db["call_status"].create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
     db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")

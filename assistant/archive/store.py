@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from assistant.archive import chain
-from assistant.archive.schema import ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS, CHAINED, migrate
+from assistant.archive.schema import ARCHIVE_LOG, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
 from assistant.errors import CallassistError
 from assistant.events import Finding, Utterance
@@ -196,21 +196,20 @@ class Archive:
             self.conn.execute("ROLLBACK")
 
     # ---- appending ------------------------------------------------------------------------
-    def _head(self, call_id: str) -> tuple[int, str]:
+    @staticmethod
+    def _tables(chain_id: str) -> tuple[str, ...]:
+        """The tables that hold a chain's records."""
+        return (ARCHIVE_LOG,) if chain_id == chain.ARCHIVE_CHAIN else tuple(CHAINED)
+
+    def _head(self, chain_id: str) -> tuple[int, str]:
         """Position and hash of the last record of a chain (read inside the transaction)."""
-        best = (-1, chain.GENESIS)
-        for table in (*CHAINED, ARCHIVE_LOG):
-            row = self.conn.execute(f"SELECT pos, hash FROM [{table}] WHERE call_id = ? ORDER BY pos DESC LIMIT 1", (call_id,)).fetchone()
-            if row and row["pos"] > best[0]:
-                best = (row["pos"], row["hash"])
-        return best
+        union = " UNION ALL ".join(f"SELECT pos, hash FROM [{t}] WHERE call_id = :c" for t in self._tables(chain_id))
+        row = self.conn.execute(f"SELECT pos, hash FROM ({union}) ORDER BY pos DESC LIMIT 1", {"c": chain_id}).fetchone()
+        return (row["pos"], row["hash"]) if row else (-1, chain.GENESIS)
 
     def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
         """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
-        if table == ARCHIVE_LOG:
-            kind, public_cols, private_cols = "log", ARCHIVE_LOG_COLUMNS[0], ARCHIVE_LOG_COLUMNS[1]
-        else:
-            kind, public_cols, private_cols = CHAINED[table]
+        kind, public_cols, private_cols = SPECS[table]
         public = {c: _stored(values.get(c)) for c in public_cols}
         private = {c: _stored(values.get(c)) for c in private_cols}
         pos, prev = self._head(call_id)
@@ -425,8 +424,7 @@ class Archive:
     def records(self, call_id: str) -> list[tuple[str, sqlite3.Row]]:
         """Every chained record of a call as ``(table, row)``, in chain order."""
         out = []
-        tables = (ARCHIVE_LOG,) if call_id == chain.ARCHIVE_CHAIN else tuple(CHAINED)
-        for table in tables:
+        for table in self._tables(call_id):
             out += [(table, r) for r in self.conn.execute(f"SELECT * FROM [{table}] WHERE call_id = ?", (call_id,))]
         return sorted(out, key=lambda item: (item[1]["pos"], item[0]))
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from assistant.archive import chain
-from assistant.archive.schema import ARCHIVE_LOG, ARCHIVE_LOG_COLUMNS, CHAINED
+from assistant.archive.schema import ARCHIVE_LOG, SPECS
 from assistant.archive.store import Archive
 
 
@@ -38,15 +38,9 @@ class Report:
         return not self.problems
 
 
-def _columns(table: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    if table == ARCHIVE_LOG:
-        return "log", ARCHIVE_LOG_COLUMNS[0], ARCHIVE_LOG_COLUMNS[1]
-    return CHAINED[table]
-
-
 def expected_hash(table: str, row: Mapping[str, Any], commit: str | None = None) -> str:
     """Recompute a record's hash from its stored columns (or a given private commitment)."""
-    kind, public_cols, private_cols = _columns(table)
+    kind, public_cols, private_cols = SPECS[table]
     public = {c: row[c] for c in public_cols}
     if commit is None:
         commit = chain.commitment(row["salt"], {c: row[c] for c in private_cols})
@@ -65,7 +59,7 @@ def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key
     expected_pos = 0
     seen: set[int] = set()
     for table, row in rows:
-        kind = _columns(table)[0]
+        kind = SPECS[table][0]
         pos = row["pos"]
         if row["call_id"] != call_id:
             problems.append(Problem(call_id, pos, "inserted", f"{kind} record belongs to chain {row['call_id']!r}"))
@@ -80,8 +74,7 @@ def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key
         if expected_hash(table, row, commit) != row["hash"]:
             problems.append(Problem(call_id, pos, "modified", f"{kind} record's content does not match its hash"))
         elif row["prev_hash"] != prev:
-            what = "reordered" if pos < expected_pos else "inserted"
-            problems.append(Problem(call_id, pos, what if pos else "modified", f"{kind} record is not linked to the record before it (moved, inserted, or a record before it was removed or changed)"))
+            problems.append(Problem(call_id, pos, "reordered" if pos else "modified", f"{kind} record is not linked to the record before it (moved, inserted, or a record before it was removed or changed)"))
         if key and not chain.signature_ok(key, row["hash"], row["mac"]):
             problems.append(Problem(call_id, pos, "modified", f"{kind} record's signature (HMAC) is wrong: rewritten without the key"))
         elif unsigned and row["mac"]:
@@ -144,7 +137,7 @@ def verify(archive: Archive, call_id: str | None = None, key: bytes | None = Non
         if end_pos is not None:
             for t, r in rows:
                 if r["pos"] >= end_pos and r["pos"] not in named:
-                    report.problems.append(Problem(cid, r["pos"], "inserted", f"{CHAINED.get(t, ('log',))[0]} record after the call's end that the archive log does not vouch for"))
+                    report.problems.append(Problem(cid, r["pos"], "inserted", f"{SPECS[t][0]} record after the call's end that the archive log does not vouch for"))
         status = statuses.get(cid)
         derived = ends[-1]["event"] if ends else "open"
         if status is not None and status != derived:

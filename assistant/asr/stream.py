@@ -1,7 +1,7 @@
 """Wire an audio source to one recogniser per speaker and a segmenter."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from assistant.asr.base import Recognizer
 from assistant.asr.segmenter import Segmenter
@@ -12,8 +12,6 @@ def recognise(
     source: Iterable[AudioChunk],
     recognizers: Mapping[str, Recognizer],
     segmenter: Segmenter,
-    *,
-    on_chunk: Callable[[AudioChunk], None] | None = None,
 ) -> Iterator[Partial | Utterance]:
     """Stream :class:`Partial` and :class:`Utterance` events as the audio arrives.
 
@@ -21,8 +19,6 @@ def recognise(
     recogniser's last utterance is flushed, in order of start time.
     """
     for chunk in source:
-        if on_chunk is not None:
-            on_chunk(chunk)
         recognizer = recognizers.get(chunk.speaker)
         if recognizer is None:
             continue
