@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from assistant.suggest.library import ScriptError, load_library, render, sample_case
-from assistant.yamlfile import load_mapping
+from assistant.files import load_mapping
 
 _LANGS = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
 

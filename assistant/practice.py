@@ -11,7 +11,7 @@ from assistant.events import CUE_CATEGORIES, Utterance
 from assistant.session import CallSession, Turn
 from assistant.suggest.library import STAGES, ScriptError, library_root, render
 from assistant.suggest.suggester import _grams
-from assistant.yamlfile import load_mapping
+from assistant.files import load_mapping
 
 PENALTY = {"critical": 30, "major": 20, "minor": 10, "info": 0}
 

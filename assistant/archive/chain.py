@@ -13,20 +13,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 GENESIS = "0" * 64
 ARCHIVE_CHAIN = "_archive"  # the archive-wide chain: seals, holds, purges
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def canonical(obj: Any) -> str:

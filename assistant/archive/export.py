@@ -21,11 +21,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from assistant.archive import chain
-from assistant.archive.chain import file_sha256
 from assistant.archive.redact import redact as mask
 from assistant.archive.schema import CHAINED
 from assistant.archive.store import Archive, ArchiveError, json_or
 from assistant.archive.verify import Problem, check_chain, verify
+from assistant.files import file_digest
 
 FORMAT = "callassist-evidence/1"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -130,7 +130,7 @@ def export_call(archive: Archive, call_id: str, out: str | Path, *, redact: bool
                 src = Path(row["path"])
                 if not src.is_file():
                     raise ArchiveError(f"the call's audio {src} is missing: restore it, or export with --no-audio")
-                if file_sha256(src) != row["sha256"]:
+                if file_digest(src) != row["sha256"]:
                     raise ArchiveError(f"the audio file {src} no longer matches the SHA-256 recorded for it: it was changed after the call")
                 (folder / "audio").mkdir(exist_ok=True)
                 shutil.copy2(src, folder / "audio" / row["name"])
@@ -147,7 +147,7 @@ def export_call(archive: Archive, call_id: str, out: str | Path, *, redact: bool
         "signed": bool(archive.key), "files": {},
     }
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
-        manifest["files"][path.relative_to(folder).as_posix()] = file_sha256(path)
+        manifest["files"][path.relative_to(folder).as_posix()] = file_digest(path)
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     if as_zip:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def _verify_folder(folder: Path, key: bytes | None) -> list[Problem]:
             problems.append(Problem(call_id, None, "deleted", f"file {name} listed in the manifest is missing"))
         elif name not in listed:
             problems.append(Problem(call_id, None, "inserted", f"file {name} is not in the manifest"))
-        elif file_sha256(folder / name) != listed[name]:
+        elif file_digest(folder / name) != listed[name]:
             problems.append(Problem(call_id, None, "modified", f"file {name} does not match its SHA-256 in the manifest"))
     rows, commits = [], {}
     for rec in records:
@@ -243,7 +243,7 @@ def _verify_folder(folder: Path, key: bytes | None) -> list[Problem]:
     for rec in records:
         if rec["kind"] == "audio":
             copy = folder / "audio" / rec["public"]["name"]
-            if copy.is_file() and file_sha256(copy) != rec["public"]["sha256"]:
+            if copy.is_file() and file_digest(copy) != rec["public"]["sha256"]:
                 problems.append(Problem(call_id, rec["pos"], "modified", f"audio {copy.name} does not match the SHA-256 recorded during the call"))
     return problems
 

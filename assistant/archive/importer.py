@@ -4,7 +4,6 @@ The same writer (:class:`~assistant.archive.store.Archive`) the live session use
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,23 +11,17 @@ from typing import Any, Callable
 
 from assistant import __version__
 from assistant.asr.scripted import _words, load_transcript
-from assistant.archive.chain import file_sha256
 from assistant.archive.store import Archive, ArchiveError
 from assistant.checker import Checker
 from assistant.events import Utterance
+from assistant.files import file_digest, fingerprint, load_mapping
 from assistant.rules.loader import lexicon_root
-from assistant.yamlfile import load_mapping
 
 
 def ruleset_fingerprint(lang: str) -> str:
     """SHA-256 over the language's rule files and the meaning model: which rules judged a call."""
     root = lexicon_root()
-    h = hashlib.sha256()
-    files = sorted((root / lang).glob("*.yaml")) + [root / "meaning_model.npz"]
-    for path in files:
-        if path.is_file():
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
+    return fingerprint([*sorted((root / lang).glob("*.yaml")), root / "meaning_model.npz"])
 
 
 def load_case(path: str | Path) -> dict[str, Any]:
@@ -71,7 +64,7 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
 
         apath = Path(audio)
         wav = read_wav(apath)
-        archive.add_audio(cid, apath, sha256=file_sha256(apath), duration=wav.duration, sample_rate=wav.sample_rate, channels=len(wav.channels))
+        archive.add_audio(cid, apath, sha256=file_digest(apath), duration=wav.duration, sample_rate=wav.sample_rate, channels=len(wav.channels))
     rule_versions = {r.id: r.version for r in checker.lexicon(use_lang).rules}
     rows = sorted(rows, key=lambda r: float(r["start"]))
     for seq, row in enumerate(rows, 1):

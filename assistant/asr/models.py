@@ -7,7 +7,6 @@ small manifest (including the archive's SHA-256) in the model directory.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from assistant.errors import ModelDownloadError, ModelNotFoundError
+from assistant.files import file_digest
 
 DEFAULT_BASE_URL = "https://alphacephei.com/vosk/models/"
 MANIFEST = ".callassist-model.json"
@@ -240,14 +240,6 @@ def _find_entry(spec: str, catalogue: list[CatalogueEntry]) -> CatalogueEntry:
     raise ModelDownloadError(f"no model named {spec!r} in the model list: use one of {known} or a full vosk-model-… name")
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _download(entry: CatalogueEntry, part: Path, progress: Progress | None, timeout: float, retries: int) -> None:
     """Fetch ``entry.url`` into ``part``, resuming from what is already there."""
     for attempt in range(retries + 1):
@@ -323,7 +315,7 @@ def install_archive(zip_path: Path, root: Path | None = None, *, name: str | Non
             "name": final.name,
             "lang": _lang_of_name(final.name),
             "archive": zip_path.name,
-            "sha256": _digest(zip_path, "sha256"),
+            "sha256": file_digest(zip_path),
             "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **(extra or {}),
         }
@@ -371,7 +363,7 @@ def pull(
         part.unlink()
         raise ModelDownloadError(f"{entry.name}: got {got} bytes, the model list says {entry.size}; the partial file was removed, run again")
     if entry.md5:
-        md5 = _digest(part, "md5")
+        md5 = file_digest(part, "md5")
         if md5 != entry.md5.lower():
             part.unlink()
             raise ModelDownloadError(f"{entry.name}: MD5 {md5} does not match the published {entry.md5}; the file was removed, run again")

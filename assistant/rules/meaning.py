@@ -9,7 +9,6 @@ lawfully is not raised again by the classifier.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from assistant.errors import MeaningModelError
 from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
+from assistant.files import fingerprint
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
 from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root, load_language_config
@@ -81,10 +81,7 @@ def training_files(root: Path | None = None) -> list[Path]:
 def training_digest(root: Path | None = None) -> str:
     """A hash of the training corpora and language settings the model was trained on."""
     root = root or lexicon_root()
-    h = hashlib.sha256()
-    for path in [*(root / lang / "_language.yaml" for lang in LANGUAGES), *training_files(root)]:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+    return fingerprint([*(root / lang / "_language.yaml" for lang in LANGUAGES), *training_files(root)])[:16]
 
 
 def load_examples(root: Path | None = None) -> list[Example]:
