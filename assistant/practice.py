@@ -9,8 +9,7 @@ from typing import Any, Callable
 from assistant.checker import Checker
 from assistant.events import CUE_CATEGORIES, Utterance
 from assistant.session import CallSession, Turn
-from assistant.suggest.library import STAGES, ScriptError, library_root, render
-from assistant.suggest.suggester import _grams
+from assistant.suggest.library import STAGES, ScriptError, library_root
 from assistant.files import load_mapping
 
 PENALTY = {"critical": 30, "major": 20, "minor": 10, "info": 0}
@@ -79,20 +78,6 @@ class Score:
         return out or (["做得很好：合规、回应了客户的每个信号。"] if zh else ["Well done: compliant, and every cue was answered."])
 
 
-def _answers(agent_text: str, cue: str, session: CallSession) -> bool:
-    """Whether an agent line responds to a cue: close to a library line for that cue."""
-    mine = _grams(agent_text)
-    best = 0.0
-    for line in session.suggester.lines:
-        if cue in line.cues:
-            try:
-                theirs = _grams(render(line, session.case))
-            except ScriptError:
-                continue
-            best = max(best, len(mine & theirs) / max(1, min(len(mine), len(theirs))))
-    return best >= 0.2
-
-
 def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[str], None], checker: Checker | None = None) -> Score:
     """Play a scenario: ``ask(prompt)`` returns the trainee's line, ``show(text)`` displays."""
     session = CallSession(f"practice-{scenario.id}", scenario.lang, scenario.case, checker=checker or Checker(scenario.lang))
@@ -131,7 +116,7 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
                 if f.suggestion:
                     show(("    可以这样说：" if zh else "    Say instead: ") + f.suggestion)
         for cue in pending:
-            (answered if _answers(line, cue, session) else unanswered).append(cue)
+            (answered if session.suggester.resembles(line, cue) >= 0.2 else unanswered).append(cue)
         pending = []
         if mine.stage:
             show(("  环节：" if zh else "  stage: ") + mine.stage[-1].stage)

@@ -19,9 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.asr.scripted import _words, load_transcript  # noqa: E402
+from assistant.asr.scripted import load_transcript, transcript_utterances  # noqa: E402
 from assistant.checker import Checker  # noqa: E402
-from assistant.events import Utterance  # noqa: E402
 from assistant.session import CallSession  # noqa: E402
 from assistant.suggest.library import load_library, sample_case  # noqa: E402
 
@@ -36,16 +35,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     checker = Checker()
+    checker.warm_up()  # load rules and the meaning model before timing anything
     libraries = {lang: load_library(lang)[0] for lang in ("zh", "en")}
-    calls = [load_transcript(p) for p in sorted((ROOT / "recordings_fixtures").glob("*/*.jsonl"))]
+    calls = []
+    for path in sorted((ROOT / "recordings_fixtures").glob("*/*.jsonl")):
+        meta, rows = load_transcript(path)
+        calls.append((meta, transcript_utterances(meta["id"], rows)))
     suggest_ms: list[float] = []
     turn_ms: list[float] = []
     for _ in range(args.rounds):
-        for meta, rows in calls:
+        for meta, utterances in calls:
             lang = meta["lang"]
             session = CallSession(meta["id"], lang, sample_case(lang), checker=checker, lines=libraries[lang])
-            for seq, row in enumerate(rows, 1):
-                utt = Utterance(meta["id"], seq, row["speaker"], row["start"], row["end"], row["text"], _words(row))
+            for utt in utterances:
                 t0 = time.perf_counter()
                 findings = checker.check(utt.text, utt.speaker, lang=lang)
                 t1 = time.perf_counter()

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant import __version__
-from assistant.asr.scripted import _words, load_transcript
+from assistant.asr.scripted import load_transcript, transcript_utterances
 from assistant.archive.store import Archive, ArchiveError
 from assistant.checker import Checker
-from assistant.events import Utterance
 from assistant.files import file_digest, fingerprint, load_mapping
 from assistant.rules.loader import lexicon_root
 
@@ -49,8 +48,8 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
     path = Path(transcript)
     meta, rows = load_transcript(path)
     checker = checker or Checker()
-    use_lang = lang or meta.get("lang") or checker.resolve_lang(" ".join(r["text"] for r in rows[:5]), None)
-    if use_lang not in ("zh", "en"):
+    use_lang = lang or meta.get("lang")
+    if use_lang not in ("zh", "en"):  # no usable language in the header: detect it from the first lines
         use_lang = checker.resolve_lang(" ".join(r["text"] for r in rows[:5]), None)
     cid = call_id or str(meta.get("id") or path.stem)
     channels = meta.get("channels") or meta.get("channel_map") or {}
@@ -66,15 +65,14 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
         wav = read_wav(apath)
         archive.add_audio(cid, apath, sha256=file_digest(apath), duration=wav.duration, sample_rate=wav.sample_rate, channels=len(wav.channels))
     rule_versions = {r.id: r.version for r in checker.lexicon(use_lang).rules}
-    rows = sorted(rows, key=lambda r: float(r["start"]))
-    for seq, row in enumerate(rows, 1):
-        utt = Utterance(cid, seq, row["speaker"], float(row["start"]), float(row["end"]), row["text"], _words(row))
+    utterances = transcript_utterances(cid, rows)
+    for utt in utterances:
         archive.add_utterance(cid, utt)
         for finding in checker.check(utt.text, utt.speaker, lang=use_lang):
-            archive.add_finding(cid, seq, finding, rule_versions.get(finding.rule_id, 1))
+            archive.add_finding(cid, utt.seq, finding, rule_versions.get(finding.rule_id, 1))
             result.findings[finding.category] += 1
         result.utterances += 1
         if progress:
-            progress(seq, len(rows))
+            progress(utt.seq, len(utterances))
     result.head = archive.seal(cid)
     return result

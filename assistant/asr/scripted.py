@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assistant.asr.base import AsrResult
 from assistant.errors import CallassistError
-from assistant.events import AudioChunk, Word
+from assistant.events import AudioChunk, Utterance, Word
 
 
 class TranscriptError(CallassistError):
@@ -16,7 +16,8 @@ class TranscriptError(CallassistError):
     code = "E011"
 
 
-def _words(row: dict) -> tuple[Word, ...]:
+def row_words(row: dict) -> tuple[Word, ...]:
+    """A transcript row's words: its own, or evenly spread over its time span when it has none."""
     if row.get("words"):
         return tuple(Word(w["w"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0))) for w in row["words"])
     tokens = row["text"].split() or [row["text"]]
@@ -51,6 +52,15 @@ def load_transcript(path: str | Path) -> tuple[dict, list[dict]]:
     return meta, rows
 
 
+def transcript_utterances(call_id: str, rows: list[dict]) -> list[Utterance]:
+    """A transcript's rows as numbered :class:`Utterance` events, in order of start time."""
+    ordered = sorted(rows, key=lambda r: float(r["start"]))
+    return [
+        Utterance(call_id, seq, row["speaker"], float(row["start"]), float(row["end"]), row["text"], row_words(row))
+        for seq, row in enumerate(ordered, 1)
+    ]
+
+
 class ScriptedRecognizer:
     """Replays one speaker's utterances as audio time advances.
 
@@ -73,11 +83,11 @@ class ScriptedRecognizer:
         out: list[AsrResult] = []
         while self.queue and float(self.queue[0]["end"]) <= now:
             row = self.queue.pop(0)
-            words = _words(row)
+            words = row_words(row)
             out.append(AsrResult(True, row["text"], words, words[0].start, words[-1].end))
             self._last_partial = ""
         if self.queue and float(self.queue[0]["start"]) <= now:
-            spoken = [w for w in _words(self.queue[0]) if w.start < now]
+            spoken = [w for w in row_words(self.queue[0]) if w.start < now]
             text = " ".join(w.w for w in spoken)
             if text and text != self._last_partial:
                 self._last_partial = text

@@ -33,6 +33,11 @@ TONES: tuple[str, ...] = ("warm", "neutral", "firm")
 LADDER: tuple[int, ...] = (3, 7, 15, 30)  # days overdue: the escalation ladder's rungs
 
 
+def ladder_rung(days_overdue: int) -> int:
+    """The rung of the overdue ladder a call is on (fewer than 3 days counts as the first)."""
+    return max((r for r in LADDER if days_overdue >= r), default=LADDER[0])
+
+
 class ScriptError(CallassistError):
     """A script line that is malformed, uses an undeclared variable or cannot be rendered."""
 
@@ -82,8 +87,7 @@ class ScriptLine:
         """Whether the line suits a call this many days overdue (rung of the ladder)."""
         if days_overdue is None or not self.overdue:
             return True
-        rung = max((r for r in LADDER if days_overdue >= r), default=0)
-        return rung in self.overdue or (rung == 0 and 3 in self.overdue)
+        return ladder_rung(days_overdue) in self.overdue
 
 
 def library_root() -> Path:

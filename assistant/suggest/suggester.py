@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from assistant.events import Finding, Suggestion, Utterance
-from assistant.suggest.library import STAGES, ScriptError, ScriptLine, render
+from assistant.suggest.library import STAGES, ScriptError, ScriptLine, ladder_rung, render
 from assistant.text.normalize import Normalizer
 
 _TONE_ORDER = {3: ("warm", "neutral", "firm"), 7: ("neutral", "warm", "firm"), 15: ("neutral", "firm", "warm"), 30: ("firm", "neutral", "warm")}
 
 
-def _grams(text: str) -> set[str]:
+def char_pairs(text: str) -> set[str]:
+    """Neighbouring-character pairs of the letters and digits of ``text`` (for similarity)."""
     t = "".join(ch for ch in text if ch.isalnum())
     return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
 
@@ -46,10 +47,8 @@ class Suggester:
                 self._rendered[line.id] = render(line, self.case)
             except ScriptError:
                 continue  # the case lacks a value this line needs: it is not offered
-        self._grams = {lid: _grams(self._norm(text).text) for lid, text in self._rendered.items()}
-        rung = max((r for r in (3, 7, 15, 30) if (self.days_overdue or 0) >= r), default=3)
-        order = _TONE_ORDER[rung]
-        self._tone_rank = {tone: k for k, tone in enumerate(order)}
+        self._pairs = {lid: char_pairs(self._norm(text).text) for lid, text in self._rendered.items()}
+        self._tone_rank = {tone: k for k, tone in enumerate(_TONE_ORDER[ladder_rung(self.days_overdue or 0)])}
         self._order = {line.id: k for k, line in enumerate(self.lines)}  # the trainers' order of preference
 
     def mark_said(self, line_id: str) -> None:
@@ -58,10 +57,16 @@ class Suggester:
 
     def _spoken(self, text: str) -> None:
         """Mark as said any rendered line the agent just spoke nearly word for word."""
-        mine = _grams(self._norm(text).text)
-        for lid, grams in self._grams.items():
-            if lid not in self.said and grams and len(mine & grams) / len(grams) >= 0.6:
+        mine = char_pairs(self._norm(text).text)
+        for lid, pairs in self._pairs.items():
+            if lid not in self.said and pairs and len(mine & pairs) / len(pairs) >= 0.6:
                 self.said.add(lid)
+
+    def resembles(self, text: str, cue: str) -> float:
+        """How close ``text`` is to the nearest line answering ``cue`` (shared character pairs)."""
+        mine = char_pairs(self._norm(text).text)
+        answering = {line.id for line in self.lines if cue in line.cues}
+        return max((len(mine & p) / max(1, min(len(mine), len(p))) for lid, p in self._pairs.items() if lid in answering), default=0.0)
 
     def _usable(self, line: ScriptLine) -> bool:
         return line.id in self._rendered and line.id not in self.said and line.fits(self.days_overdue)
@@ -69,10 +74,6 @@ class Suggester:
     def _key(self, line: ScriptLine, stage: str) -> tuple:
         """Stage lines: the tone that suits the overdue rung first, then the library's order."""
         return (line.stage != stage, self._tone_rank.get(line.tone, 9), self._order[line.id])
-
-    def _cue_key(self, line: ScriptLine, stage: str) -> tuple:
-        """Answers to a cue: the library's order (trainers put the first thing to say first)."""
-        return (self._order[line.id],)
 
     def feed(self, utterance: Utterance, findings: Sequence[Finding], stage: str, stage_done: bool = False) -> list[Suggestion]:
         """Suggestions after ``utterance`` (with its findings) in ``stage``.
@@ -111,7 +112,8 @@ class Suggester:
             if not fixes and f.suggestion and len(chosen) < self.top:
                 chosen.append((None, f.suggestion, f"the rule's compliant rewrite after {f.category} ({f.rule_id})"))
         for cue in self.recent_cues:
-            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._cue_key(x, stage))
+            # answers keep the library's order: trainers put the first thing to say first
+            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._order[x.id])
             for line in answers[:2]:
                 take(line, f"answers the customer's {cue}")
         flow = STAGES[:-1]
