@@ -99,35 +99,26 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
     expression = match_expression(query)
     if not expression:
         raise ValueError("empty search: give a word or Chinese characters")
-    sql = [
-        "SELECT u.call_id, u.seq, u.speaker, u.start, u.text, c.agent_id, c.started_at",
-        "FROM utterance_search s JOIN utterances u ON u.id = s.rowid JOIN calls c ON c.call_id = u.call_id AND c.pos = 0",
-        "WHERE utterance_search MATCH ?",
-    ]
+    wheres = ["utterance_search MATCH ?"]
     args: list = [expression]
-    if agent:
-        sql.append("AND c.agent_id = ?")
-        args.append(agent)
-    if since:
-        sql.append("AND substr(c.started_at, 1, 10) >= ?")
-        args.append(since)
-    if until:
-        sql.append("AND substr(c.started_at, 1, 10) <= ?")
-        args.append(until)
-    if category or severity:
-        cond = ["f.call_id = u.call_id", "f.utterance_seq = u.seq"]
-        if category:
-            cond.append("f.category = ?")
-            args.append(category)
-        if severity:
-            cond.append("f.severity = ?")
-            args.append(severity)
-        sql.append(f"AND EXISTS (SELECT 1 FROM findings f WHERE {' AND '.join(cond)})")
-    sql.append("ORDER BY c.started_at, u.call_id, u.seq LIMIT ?")
-    args.append(limit)
-    hits = []
-    for row in archive.conn.execute(" ".join(sql), args):
-        cats = tuple(sorted({r[0] for r in archive.conn.execute(
-            "SELECT category FROM findings WHERE call_id = ? AND utterance_seq = ?", (row["call_id"], row["seq"]))}))
-        hits.append(Hit(row["call_id"], row["seq"], row["speaker"], row["start"], row["text"], row["agent_id"], row["started_at"], cats))
-    return hits
+    for value, clause in (
+        (agent, "c.agent_id = ?"),
+        (since, "substr(c.started_at, 1, 10) >= ?"),
+        (until, "substr(c.started_at, 1, 10) <= ?"),
+        (category, "EXISTS (SELECT 1 FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq AND f.category = ?)"),
+        (severity, "EXISTS (SELECT 1 FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq AND f.severity = ?)"),
+    ):
+        if value:
+            wheres.append(clause)
+            args.append(value)
+    sql = (
+        "SELECT u.call_id, u.seq, u.speaker, u.start, u.text, c.agent_id, c.started_at, "
+        "(SELECT group_concat(DISTINCT f.category) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS categories "
+        "FROM utterance_search s JOIN utterances u ON u.id = s.rowid JOIN calls c ON c.call_id = u.call_id AND c.pos = 0 "
+        f"WHERE {' AND '.join(wheres)} ORDER BY c.started_at, u.call_id, u.seq LIMIT ?"
+    )
+    return [
+        Hit(row["call_id"], row["seq"], row["speaker"], row["start"], row["text"], row["agent_id"], row["started_at"],
+            tuple(sorted(row["categories"].split(","))) if row["categories"] else ())
+        for row in archive.conn.execute(sql, [*args, limit])
+    ]
