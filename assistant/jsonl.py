@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from assistant.errors import CallassistError
 from assistant.rules.loader import LANGUAGES
 
 DEFAULT_MAX_CHARS = 10_000
@@ -36,6 +38,23 @@ class BadLine:
     line_no: int
     message: str
     obj: dict[str, Any] | None = None
+
+
+def json_objects(path: str | Path, error: type[CallassistError]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of one of our JSON Lines files
+    (transcripts, training corpora); anything else raises ``error`` naming file and line."""
+    for no, line in enumerate(Path(path).read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise error(f"{path}:{no}: not UTF-8 (byte offset {exc.start}); re-encode the file as UTF-8") from exc
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(obj, dict):
+            raise error(f"{path}:{no}: expected a JSON object, got {type(obj).__name__}")
+        yield no, obj
 
 
 def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:

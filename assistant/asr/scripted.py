@@ -2,12 +2,12 @@
 without a speech model (like httpx's MockTransport)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from assistant.asr.base import AsrResult
 from assistant.errors import CallassistError
 from assistant.events import AudioChunk, Utterance, Word
+from assistant.jsonl import json_objects
 
 
 class TranscriptError(CallassistError):
@@ -33,13 +33,7 @@ def load_transcript(path: str | Path) -> tuple[dict, list[dict]]:
     """Read a timed transcript (TAXONOMY.md format): ``(call metadata, utterance rows)``."""
     meta: dict = {}
     rows: list[dict] = []
-    for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TranscriptError(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
+    for no, row in json_objects(path, TranscriptError):
         if "call" in row and "text" not in row:
             meta = dict(row["call"])
             continue

@@ -9,7 +9,6 @@ lawfully is not raised again by the classifier.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ import numpy as np
 from assistant.errors import MeaningModelError
 from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
 from assistant.files import fingerprint
+from assistant.jsonl import json_objects
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
 from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root, load_language_config
@@ -89,13 +89,7 @@ def load_examples(root: Path | None = None) -> list[Example]:
     out = []
     for path in training_files(root):
         lang = path.parent.parent.name
-        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MeaningModelError(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
+        for no, row in json_objects(path, MeaningModelError):
             speaker = row.get("speaker", "agent")
             labels = tuple(row.get("labels") or ())
             bad = [c for c in labels if c not in ROLES.get(speaker, ())]
