@@ -12,7 +12,6 @@ from assistant.asr.output import FORMATS, format_event, header_line
 from assistant.asr.segmenter import Segmenter
 from assistant.asr.stream import recognise
 from assistant.audio.wav import TARGET_RATE
-from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk, Partial, Utterance
 
 
@@ -100,8 +99,6 @@ def transcribe(
         from assistant.audio.wav import WavFileSource
 
         path = Path(str(source))
-        if path.is_dir():
-            raise AudioFormatError(f"{path} is a directory: pass one WAV file")
         wav = WavFileSource(path, channel_map, realtime=realtime, allow_truncated=allow_truncated)
         if wav.audio.truncated:
             click.echo(f"warning: {path} is truncated; transcribing the {wav.audio.duration:.2f} s that are there", err=True)

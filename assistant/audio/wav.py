@@ -70,6 +70,8 @@ def read_wav(path: str | Path, allow_truncated: bool = False) -> WavAudio:
         handle = wave.open(str(path), "rb")
     except FileNotFoundError as exc:
         raise AudioFormatError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise AudioFormatError(f"{path} is a directory: pass one WAV file") from exc
     except (wave.Error, EOFError, struct.error) as exc:
         head = path.read_bytes()[:12] if path.exists() else b""
         if not (head.startswith(b"RIFF") and head[8:12] == b"WAVE"):
