@@ -20,14 +20,11 @@ if TYPE_CHECKING:
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[0-9a-z][0-9a-z']*")
-_normalizer: Normalizer | None = None
+_NORMALIZE = Normalizer()  # cheap to build: the OpenCC converter is shared and loaded on first use
 
 
 def _norm(text: str) -> str:
-    global _normalizer
-    if _normalizer is None:
-        _normalizer = Normalizer()
-    return _normalizer(text).text
+    return _NORMALIZE(text).text
 
 
 def _pieces(text: str) -> list[tuple[str, str]]:
