@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -169,22 +170,20 @@ def models_pull(name: str, force: bool) -> None:
 
         callassist models pull zh
     """
-    state: dict = {"bar": None, "seen": 0}
+    with ExitStack() as stack:
+        bar = None
+        seen = 0
 
-    def progress(done: int, total: int) -> None:
-        if state["bar"] is None:
-            if done:
-                click.echo(f"resuming at {done / 1e6:.1f} MB", err=True)
-            state["bar"] = click.progressbar(length=total or None, label=f"downloading {name}", file=sys.stderr)
-            state["bar"].__enter__()
-        state["bar"].update(done - state["seen"])
-        state["seen"] = done
+        def progress(done: int, total: int) -> None:
+            nonlocal bar, seen
+            if bar is None:  # the size is known only once the download starts
+                if done:
+                    click.echo(f"resuming at {done / 1e6:.1f} MB", err=True)
+                bar = stack.enter_context(click.progressbar(length=total or None, label=f"downloading {name}", file=sys.stderr))
+            bar.update(done - seen)
+            seen = done
 
-    try:
         path = pull(name, progress=progress, force=force)
-    finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
     click.echo(f"ready: {path}")
 
 
