@@ -429,7 +429,7 @@ class Archive:
         return sorted(out, key=lambda item: (item[1]["pos"], item[0]))
 
     def chains(self) -> list[str]:
-        """Every call id that has chained records (plus the archive log's chain)."""
+        """Every call id that has chained records (the archive log is not a call)."""
         ids: set[str] = set()
         for table in CHAINED:
             ids |= {r[0] for r in self.conn.execute(f"SELECT DISTINCT call_id FROM [{table}]")}
