@@ -1,34 +1,73 @@
-"""The ``callassist`` command line: a thin layer over the library."""
+"""The ``callassist`` command line: a thin layer over the library.
+
+Heavy libraries (spaCy, numpy, sqlite-utils, Vosk) are imported inside the commands that
+need them, so ``callassist --help`` answers at once. Every failure reaches the user as one
+line: library errors with their code and fix, anything unexpected as an internal error that
+asks for a bug report (exit 3), Ctrl-C as a quiet exit 130.
+"""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import defaultdict
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from assistant.checker import Checker
-from assistant.errors import CallassistError
-from assistant.evaluate import Report
-from assistant.events import Finding
-from assistant.jsonl import DEFAULT_MAX_CHARS, BadLine, CallHeader, read_records
-from assistant.rules.loader import LANGUAGES, lint_lexicon, load_language_config, load_lexicon
+from assistant.errors import CallassistError, InternalError
+from assistant.screen import safe
+
+if TYPE_CHECKING:
+    from assistant.events import Finding
+
+DEFAULT_MAX_CHARS = 10_000  # the checker's and the JSON Lines reader's default limit
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 3
+
+
+def internal_error_message(exc: BaseException) -> str:
+    """One line for an unexpected exception: what it was, and where to report it."""
+    from assistant import __version__
+
+    what = type(exc).__name__
+    detail = safe(str(exc))[:200]
+    message = (f"unexpected internal error ({what}: {detail}); this is a bug in callassist {__version__}: "
+               "please report it with the command you ran (set CALLASSIST_DEBUG=1 to see the traceback)")
+    return str(InternalError(message))
 
 
 class _Group(click.Group):
     """Turns library errors into one clear message instead of a traceback."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CallassistError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {safe(str(exc), keep_newlines=True)}", err=True)
             ctx.exit(2)
         except BrokenPipeError:
-            sys.stderr.close()
+            _quiet_stdout()
             ctx.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+            if os.environ.get("CALLASSIST_DEBUG"):
+                raise
+            click.echo(f"Error: {internal_error_message(exc)}", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(cls=_Group)
@@ -47,14 +86,22 @@ def _open_input(path: str) -> BinaryIO:
 
 
 def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
-    head = f"{no:>4} {obj.get('speaker', 'agent'):8} {obj.get('text', '')}"
+    head = f"{no:>4} {safe(str(obj.get('speaker', 'agent'))):8} {safe(str(obj.get('text', '')))}"
     rows = [head]
     for f in findings:
         where = f"{f.start}-{f.end}"
-        rows.append(f"       ! {f.severity:8} {f.kind}:{f.category} [{f.rule_id}] {where} «{f.matched[:60]}»")
+        rows.append(f"       ! {f.severity:8} {f.kind}:{f.category} [{f.rule_id}] {where} «{safe(f.matched[:60])}»")
         if f.suggestion and f.kind == "violation":
-            rows.append(f"         → {f.suggestion}")
+            rows.append(f"         → {safe(f.suggestion)}")
     return "\n".join(rows)
+
+
+def _dump(obj: dict) -> str:
+    """One output JSON line; text that cannot be encoded (lone surrogates) is escaped, not fatal."""
+    try:
+        return json.dumps(obj, ensure_ascii=False)
+    except (UnicodeEncodeError, ValueError):
+        return json.dumps(obj, ensure_ascii=True)
 
 
 @cli.command()
@@ -63,7 +110,7 @@ def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
 @click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True, help="Language of lines without a `lang` field.")
 @click.option("--skip-bad", is_flag=True, help="Report bad lines (with an `error` field in the output) and go on.")
 @click.option("--no-meaning", is_flag=True, help="Rules only: skip the sentence classifier.")
-@click.option("--max-chars", type=int, default=DEFAULT_MAX_CHARS, show_default=True, help="Longest `text` accepted.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True, help="Longest `text` accepted.")
 def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
     """Check utterances (JSON Lines) and add `findings` to each line.
 
@@ -71,30 +118,45 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
 
         echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
     """
+    from assistant.checker import Checker
+    from assistant.jsonl import BadLine, CallHeader, read_records
+
     checker = Checker(lang, meaning=not no_meaning, max_chars=max_chars)
     out = sys.stdout
     bad = 0
+
+    def report_bad(line_no: int, message: str, obj: dict | None) -> None:
+        nonlocal bad
+        bad += 1
+        click.echo(f"line {line_no}: {safe(message)}", err=True)
+        if not skip_bad:
+            raise click.exceptions.Exit(_fail(f"stopped at line {line_no} (use --skip-bad to report bad lines and go on)"))
+        shown = dict(obj or {})
+        shown["error"] = message
+        shown["findings"] = []
+        out.write((_dump(shown) if fmt == "jsonl" else f"{line_no:>4} ERROR {safe(message)}") + "\n")
+
     for rec in read_records(_open_input(file), max_chars=max_chars):
         if isinstance(rec, CallHeader):
-            out.write((json.dumps(rec.obj, ensure_ascii=False) if fmt == "jsonl" else f"{rec.line_no:>4} call {rec.obj['call']}") + "\n")
+            out.write((_dump(rec.obj) if fmt == "jsonl" else f"{rec.line_no:>4} call {safe(str(rec.obj['call']))}") + "\n")
             continue
         if isinstance(rec, BadLine):
-            bad += 1
-            click.echo(f"line {rec.line_no}: {rec.message}", err=True)
-            if not skip_bad:
-                raise click.exceptions.Exit(_fail(f"stopped at line {rec.line_no} (use --skip-bad to report bad lines and go on)"))
-            obj = dict(rec.obj or {})
-            obj["error"] = rec.message
-            obj["findings"] = []
-            out.write((json.dumps(obj, ensure_ascii=False) if fmt == "jsonl" else f"{rec.line_no:>4} ERROR {rec.message}") + "\n")
+            report_bad(rec.line_no, rec.message, rec.obj)
             continue
-        use_lang = checker.resolve_lang(rec.text, rec.lang)
-        findings = checker.check(rec.text, rec.speaker, lang=use_lang)
+        try:
+            use_lang = checker.resolve_lang(rec.text, rec.lang)
+            findings = checker.check(rec.text, rec.speaker, lang=use_lang)
+        except CallassistError as exc:
+            report_bad(rec.line_no, exc.message, rec.obj)
+            continue
+        except (RecursionError, MemoryError, ValueError, TypeError, UnicodeError) as exc:
+            report_bad(rec.line_no, f"cannot be checked ({type(exc).__name__}: {safe(str(exc))[:120]})", rec.obj)
+            continue
         obj = dict(rec.obj)
         obj.setdefault("speaker", rec.speaker)
         obj["lang"] = use_lang
         obj["findings"] = [f.to_dict() for f in findings]
-        out.write((json.dumps(obj, ensure_ascii=False) if fmt == "jsonl" else _text_line(rec.line_no, obj, findings)) + "\n")
+        out.write((_dump(obj) if fmt == "jsonl" else _text_line(rec.line_no, obj, findings)) + "\n")
     out.flush()
     if bad:
         click.echo(f"{bad} bad line(s) reported", err=True)
@@ -115,6 +177,10 @@ def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool) -> 
 
     Example: callassist eval ../shared/devset/zh.jsonl ../shared/devset/en.jsonl
     """
+    from assistant.checker import Checker
+    from assistant.evaluate import Report
+    from assistant.jsonl import BadLine, CallHeader, read_records
+
     checker = Checker(lang, meaning=not no_meaning)
     reports: dict[str, Report] = defaultdict(Report)
     records = []
@@ -140,6 +206,9 @@ def rules() -> None:
     """Lint, list, test and train the rules in lexicons/."""
 
 
+LANGUAGES = ("zh", "en")
+
+
 def _langs(lang: str) -> tuple[str, ...]:
     return LANGUAGES if lang == "all" else (lang,)
 
@@ -154,6 +223,8 @@ def rules_lint(lang: str) -> None:
 
     Example: callassist rules lint --lang zh
     """
+    from assistant.rules.loader import lint_lexicon, load_language_config
+
     problems: list[str] = []
     count = 0
     for code in _langs(lang):
@@ -179,6 +250,8 @@ def rules_list(lang: str, category: str | None) -> None:
 
     Example: callassist rules list --lang en --category threat_arrest
     """
+    from assistant.rules.loader import load_lexicon
+
     for code in _langs(lang):
         for rule in load_lexicon(code).rules:
             if category and rule.category != category:
@@ -189,7 +262,7 @@ def rules_list(lang: str, category: str | None) -> None:
             click.echo(f"    verification: {rule.verification}")
 
 
-def example_failures(checker: Checker, lang: str) -> list[str]:
+def example_failures(checker: Any, lang: str) -> list[str]:
     """Every rule example the rule layer gets wrong, as printable lines."""
     failures = []
     for rule in checker.lexicon(lang).rules:
@@ -212,6 +285,8 @@ def rules_test(lang: str) -> None:
 
     Example: callassist rules test --lang zh
     """
+    from assistant.checker import Checker
+
     checker = Checker(meaning=False)
     failures = [line for code in _langs(lang) for line in example_failures(checker, code)]
     for line in failures:
@@ -256,4 +331,7 @@ cli.add_command(devices)
 
 def main() -> None:
     """Entry point of the ``callassist`` console script."""
-    cli(prog_name="callassist")
+    try:
+        cli(prog_name="callassist")
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while click starts up)
+        sys.exit(EXIT_INTERRUPTED)

@@ -5,10 +5,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from assistant.archive.store import Archive
+from assistant.screen import safe
+
+if TYPE_CHECKING:
+    from assistant.archive.store import Archive
 
 
 def default_archive() -> Path:
@@ -19,10 +23,14 @@ def default_archive() -> Path:
     return Path(data) / "callassist" / "archive.db"
 
 
-def _open(ctx: click.Context, readonly: bool = False) -> Archive:
+def _open(ctx: click.Context, readonly: bool = False) -> "Archive":
+    """The archive named by --archive; read-only commands never create or change a file."""
+    from assistant.archive.store import Archive
+    from assistant.files import make_private_dir
+
     path: Path = ctx.obj["path"]
     if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     archive = Archive(path, readonly=readonly, max_bytes=ctx.obj.get("max_bytes"))
     if not readonly:
         for call_id in archive.recover():
@@ -54,45 +62,60 @@ def archive(ctx: click.Context, path: Path | None, max_bytes: int | None) -> Non
 @click.option("--call-id", help="Call id (default: from the transcript header or the file name).")
 @click.option("--agent", "agent_id", default="", help="Agent id.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language (default: header, else detected).")
+@click.option("--resume", is_flag=True, help="Finish a call that was interrupted earlier, under the same id (recorded in its chain).")
 @click.pass_context
-def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, case_file: Path | None, call_id: str | None, agent_id: str, lang: str | None) -> None:
-    """Check a timed transcript and record the whole call, sealed.
+def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, case_file: Path | None, call_id: str | None, agent_id: str,
+                   lang: str | None, resume: bool) -> None:
+    """Check a timed transcript and record the whole call, sealed (all or nothing).
 
     Example: callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
     """
     from assistant.archive.importer import import_transcript, load_case
 
-    store = _open(ctx)
     case = load_case(case_file) if case_file else None
-    with click.progressbar(length=1, label="importing", file=sys.stderr) as bar:
+    store = _open(ctx)
+    with click.progressbar(length=1, label="checking", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(1)
 
-        result = import_transcript(store, transcript, audio=audio, case=case, call_id=call_id, agent_id=agent_id, lang=lang, progress=progress)
+        result = import_transcript(store, transcript, audio=audio, case=case, call_id=call_id, agent_id=agent_id, lang=lang,
+                                   progress=progress, resume=resume)
+    for warning in result.warnings[:20]:
+        click.echo(f"warning: {safe(warning)}", err=True)
+    if len(result.warnings) > 20:
+        click.echo(f"warning: … and {len(result.warnings) - 20} more", err=True)
     found = ", ".join(f"{k} {v}" for k, v in sorted(result.findings.items())) or "none"
-    click.echo(f"recorded call {result.call_id}: {result.utterances} utterances, findings: {found}")
+    resumed = f" (resumed after {result.resumed_after} recorded utterances)" if result.resumed_after is not None else ""
+    click.echo(f"recorded call {safe(result.call_id)}{resumed}: {result.utterances} utterances, findings: {found}")
     click.echo(f"sealed; chain head {result.head}")
 
 
 @archive.command("verify")
 @click.option("--call", "call_id", help="Only this call.")
+@click.option("--head", "head_file", type=click.Path(path_type=Path, dir_okay=False), help="A copy of the archive head file (default: ARCHIVE.head beside it).")
 @click.pass_context
-def archive_verify(ctx: click.Context, call_id: str | None) -> None:
-    """Check every hash chain; list each modified, deleted, inserted or reordered record.
+def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | None) -> None:
+    """Check every hash chain, the archive head, statuses, cases and the search index.
 
-    Example: callassist archive verify --call zh-threats_and_insults
+    Lists each modified, deleted, inserted or reordered record; read-only. Example:
+
+        callassist archive verify --call zh-threats_and_insults
     """
     from assistant.archive.verify import verify
 
-    store = _open(ctx)
-    report = verify(store, call_id)
+    store = _open(ctx, readonly=True)
+    report = verify(store, call_id, head=head_file)
     for problem in report.problems:
-        click.echo(str(problem))
-    if not store.key:
-        note = " (unsigned: set CALLASSIST_ARCHIVE_KEY to also detect a rewritten chain)"
-    else:
+        click.echo(safe(str(problem)))
+    if not store.signed:
+        note = " (unsigned: set CALLASSIST_ARCHIVE_KEY when creating an archive to also detect a rewritten chain)"
+    elif store.key:
         note = " (signatures checked)"
+    else:
+        note = " (signed archive, but no key given: signatures NOT checked; set CALLASSIST_ARCHIVE_KEY)"
+    for spot in report.blind_spots:
+        click.echo(f"cannot see: {spot}", err=True)
     if report.problems:
         click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.calls} call(s), {report.records} records{note}", err=True)
         raise click.exceptions.Exit(1)
@@ -128,7 +151,7 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
             click.echo(json.dumps(h.__dict__, ensure_ascii=False))
         else:
             tags = f"  [{', '.join(h.categories)}]" if h.categories else ""
-            click.echo(f"{h.call_id} #{h.seq} {h.started_at[:16]} {h.agent_id or '-'} {h.speaker:8} {h.text}{tags}")
+            click.echo(f"{safe(h.call_id)} #{h.seq} {safe(str(h.started_at or ''))[:16]} {safe(h.agent_id or '-')} {h.speaker:8} {safe(h.text)}{tags}")
     if fmt == "text":
         click.echo(f"{len(hits)} match(es)", err=True)
 
@@ -136,18 +159,20 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
 @archive.command("export")
 @click.argument("call_id")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="A new folder, or a file name ending in .zip.")
-@click.option("--redact", is_flag=True, help="Mask resident ID, phone and bank card numbers and e-mail addresses.")
+@click.option("--redact", is_flag=True, help="Mask personal data everywhere (texts, words, ids, names, file names, case values) and in the audio.")
 @click.option("--no-audio", is_flag=True, help="Leave the recording out.")
+@click.option("--mute-utterances", is_flag=True, help="With --redact: replace whole utterances by a tone where personal data has no word times.")
 @click.pass_context
-def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no_audio: bool) -> None:
-    """Write a self-contained evidence bundle of one call.
+def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no_audio: bool, mute_utterances: bool) -> None:
+    """Write a self-contained evidence bundle of one call (files private to you).
 
     Example: callassist archive export zh-threats_and_insults --out evidence.zip --redact
     """
     from assistant.archive.export import export_call
 
     store = _open(ctx, readonly=True)
-    path = export_call(store, call_id, out, redact=redact, include_audio=not no_audio)
+    path = export_call(store, call_id, out, redact=redact, include_audio=not no_audio, mute_unaligned=mute_utterances,
+                       progress=lambda msg: click.echo(msg, err=True))
     click.echo(f"wrote {path}")
 
 
@@ -163,7 +188,7 @@ def archive_verify_bundle(bundle: Path) -> None:
 
     problems = verify_bundle(bundle, key_from_env())
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(safe(str(problem)))
     if problems:
         click.echo(f"FAILED: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
@@ -208,7 +233,9 @@ def archive_purge(ctx: click.Context, days: float, dry_run: bool) -> None:
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} {len(report['purged'])} call(s); kept {len(report['held'])} under legal hold; skipped {len(report['open'])} still open")
     for cid in report["held"]:
-        click.echo(f"  held: {cid}")
+        click.echo(f"  held: {safe(cid)}")
+    for cid in report["undated"]:
+        click.echo(f"  kept, no usable start time: {safe(cid)}", err=True)
 
 
 @archive.command("calls")
@@ -218,7 +245,7 @@ def archive_calls(ctx: click.Context) -> None:
     store = _open(ctx, readonly=True)
     for row in store.calls():
         held = " (legal hold)" if store.is_held(row["call_id"]) else ""
-        click.echo(f"{row['call_id']:28} {row['status']:12} {row['started_at'] or '':30} {row['agent_id'] or '-':10} {row['lang'] or ''}{held}")
+        click.echo(f"{safe(row['call_id']):28} {row['status']:12} {safe(str(row['started_at'] or '')):30} {safe(str(row['agent_id'] or '-')):10} {row['lang'] or ''}{held}")
 
 
 @archive.command("review")
@@ -251,13 +278,13 @@ def archive_show(ctx: click.Context, call_id: str) -> None:
     rows = store.records(call_id)
     if not rows:
         raise click.BadParameter(f"no call {call_id!r} in {store.path}", param_hint="CALL_ID")
-    click.echo(f"call {call_id} ({store.status(call_id)})")
+    click.echo(f"call {safe(call_id)} ({store.status(call_id)})")
     for table, r in rows:
         if table == "utterances":
-            click.echo(f"#{r['pos']:<4} [{r['start']:7.2f}] {r['speaker']:8} {r['text']}")
+            click.echo(f"#{r['pos']:<4} [{float(r['start']):7.2f}] {r['speaker']:8} {safe(str(r['text']))}")
         elif table == "findings":
-            click.echo(f"#{r['pos']:<4}      ! {r['kind']}:{r['category']} {r['severity']} [{r['rule_id']}] «{r['matched']}»")
+            click.echo(f"#{r['pos']:<4}      ! {r['kind']}:{r['category']} {r['severity']} [{r['rule_id']}] «{safe(str(r['matched']))}»")
         elif table == "reviews":
-            click.echo(f"#{r['pos']:<4}      review of #{r['finding_pos']}: {r['decision']} by {r['reviewer']} {r['note']}")
+            click.echo(f"#{r['pos']:<4}      review of #{r['finding_pos']}: {r['decision']} by {safe(str(r['reviewer']))} {safe(str(r['note']))}")
         elif table == "call_events":
-            click.echo(f"#{r['pos']:<4} {r['event']} {r['at']} {r['detail'] or ''}".rstrip())
+            click.echo(f"#{r['pos']:<4} {r['event']} {r['at']} {safe(str(r['detail'] or ''))}".rstrip())

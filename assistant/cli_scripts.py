@@ -5,8 +5,6 @@ from pathlib import Path
 
 import click
 
-from assistant.suggest.library import ScriptError, load_library, render, sample_case
-from assistant.files import load_mapping
 
 _LANGS = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
 
@@ -53,6 +51,8 @@ def scripts_coverage() -> None:
     """
     from assistant.suggest.lint import coverage, ladder_coverage
 
+    from assistant.suggest.library import load_library
+
     libs = {code: load_library(code)[0] for code in ("zh", "en")}
     rows, gaps = coverage(libs)
     click.echo(f"{'':6} {'':22} {'zh':>4} {'en':>4}")
@@ -70,7 +70,10 @@ def scripts_coverage() -> None:
 
 def load_case_file(path: Path | None) -> dict:
     """Case values from YAML (``id`` optional); empty without a file."""
-    return load_mapping(path, "case file", ScriptError) if path is not None else {}
+    from assistant.files import load_case_mapping
+    from assistant.suggest.library import ScriptError
+
+    return load_case_mapping(path, ScriptError) if path is not None else {}
 
 
 @scripts.command("render")
@@ -82,6 +85,8 @@ def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
 
     Example: callassist scripts render zh.opening.self_id --case case.yaml
     """
+    from assistant.suggest.library import load_library, render, sample_case
+
     lang = line_id.split(".", 1)[0]
     if lang not in ("zh", "en"):
         raise click.BadParameter("a line id starts with zh. or en.", param_hint="LINE_ID")
@@ -100,6 +105,8 @@ def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
 @click.option("--cue", help="Only lines answering this cue.")
 def scripts_list(lang: str, stage: str | None, cue: str | None) -> None:
     """List lines with stage, cues and tone. Example: callassist scripts list --lang en --cue hardship"""
+    from assistant.suggest.library import load_library
+
     for line in load_library(lang)[0]:
         if (stage and line.stage != stage) or (cue and cue not in line.cues):
             continue

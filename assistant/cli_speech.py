@@ -4,16 +4,15 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 import click
 
 from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, model_language, models_dir, pull
-from assistant.asr.output import FORMATS, format_event, header_line
-from assistant.asr.segmenter import Segmenter
-from assistant.asr.stream import recognise
-from assistant.audio.wav import TARGET_RATE
-from assistant.events import AudioChunk, Partial, Utterance
+from assistant.constants import FORMATS, TARGET_RATE
+
+if TYPE_CHECKING:
+    from assistant.events import AudioChunk
 
 
 def parse_channels(spec: str) -> dict[int, str]:
@@ -81,6 +80,11 @@ def transcribe(
     if mic == bool(source):
         raise click.UsageError("give a SOURCE (FILE.wav or - for raw PCM on stdin) or --mic, not both")
     channel_map = parse_channels(channels) if channels else None
+    from assistant.asr.output import format_event, header_line
+    from assistant.asr.segmenter import Segmenter
+    from assistant.asr.stream import recognise
+    from assistant.events import Partial, Utterance
+
     model_dir = locate_model(model, lang)  # before opening devices: a missing model is the likelier fault
     from assistant.asr.vosk import VoskRecognizer  # imports vosk only when needed
 
@@ -101,9 +105,9 @@ def transcribe(
 
         path = Path(str(source))
         wav = WavFileSource(path, channel_map, realtime=realtime, allow_truncated=allow_truncated)
-        if wav.audio.truncated:
-            click.echo(f"warning: {path} is truncated; transcribing the {wav.audio.duration:.2f} s that are there", err=True)
-        duration = wav.audio.duration
+        if wav.truncated:
+            click.echo(f"warning: {path} is truncated; transcribing the {wav.duration:.2f} s that are there", err=True)
+        duration = wav.duration
         src, speakers, meta_source = wav, sorted(wav.channel_map.values()), str(path)
     recognizers = {speaker: VoskRecognizer(model_dir) for speaker in speakers}
     cid = call_id or (Path(source).stem if source and source != "-" else meta_source)

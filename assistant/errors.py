@@ -90,3 +90,33 @@ class SynthesisError(CallassistError):
     """Speech synthesis (espeak-ng, for fixtures and practice) is unavailable or failed."""
 
     code = "E016"
+
+
+class PrivacyError(CallassistError):
+    """Personal data could not be kept private as asked (e.g. audio without word times under --redact)."""
+
+    code = "E022"
+
+
+class InputValidationError(CallassistError):
+    """A record (transcript line, header, case file) that would poison the archive: refused before anything is written."""
+
+    code = "E023"
+
+
+class UnsafeArchiveError(CallassistError):
+    """A zip archive (model or evidence bundle) with unsafe members: links, paths outside, or too large when unpacked."""
+
+    code = "E024"
+
+
+class TemplateLimitError(CallassistError):
+    """A script template exceeded the output size or time a rendering may take."""
+
+    code = "E031"
+
+
+class InternalError(CallassistError):
+    """Something unexpected went wrong inside callassist: a bug to report."""
+
+    code = "E999"

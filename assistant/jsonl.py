@@ -1,13 +1,14 @@
 """Read JSON Lines utterances for ``check``/``eval`` with a clear error for every bad line."""
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from assistant.errors import CallassistError
-from assistant.rules.loader import LANGUAGES
+from assistant.constants import LANGUAGES
 
 DEFAULT_MAX_CHARS = 10_000
 
@@ -52,14 +53,55 @@ def json_objects(path: str | Path, error: type[CallassistError]) -> Iterator[tup
             raise error(f"{path}:{no}: not UTF-8 (byte offset {exc.start}); re-encode the file as UTF-8") from exc
         except json.JSONDecodeError as exc:
             raise error(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise error(f"{path}:{no}: unusable JSON ({_json_trouble(exc)})") from exc
         if not isinstance(obj, dict):
             raise error(f"{path}:{no}: expected a JSON object, got {type(obj).__name__}")
         yield no, obj
 
 
+def _json_trouble(exc: BaseException) -> str:
+    """What is wrong with JSON that parses badly in a way json.JSONDecodeError does not cover."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0][:120]
+
+
+def _unpaired_surrogate(value: Any) -> str | None:
+    """The first lone surrogate (a ``\\ud800`` escape) in any string inside ``value``."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"\\u{ord(v[exc.start]):04x}"
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
 def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     for no, raw in enumerate(stream, 1):
         yield no, raw.rstrip(b"\r\n")
+
+
+KNOWN_KEYS = ("text", "speaker", "lang", "id", "start", "end", "words", "conf", "seq", "call")
+
+
+def _near_miss(obj: dict[str, Any]) -> str | None:
+    """A key that is a typo of a known one (``speeker``) would silently change the check."""
+    for key in obj:
+        if key in KNOWN_KEYS or not isinstance(key, str):
+            continue
+        near = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.75)
+        if near and near[0] not in obj:
+            return f"unknown key {key!r}: did you mean {near[0]!r}?"
+    return None
 
 
 def read_records(
@@ -83,8 +125,19 @@ def read_records(
         except json.JSONDecodeError as exc:
             yield BadLine(no, f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
+        except (ValueError, RecursionError) as exc:
+            yield BadLine(no, f"unusable JSON ({_json_trouble(exc)})")
+            continue
         if not isinstance(obj, dict):
             yield BadLine(no, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        lone = _unpaired_surrogate(obj)
+        if lone is not None:
+            yield BadLine(no, f"holds an unpaired surrogate {lone}: not valid Unicode text (was the file written as UTF-8?)")
+            continue
+        near = _near_miss(obj)
+        if near:
+            yield BadLine(no, near, obj)
             continue
         if "call" in obj and "text" not in obj:
             yield CallHeader(no, obj)

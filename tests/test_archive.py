@@ -193,7 +193,7 @@ def test_hold_purge_and_verify_agree(tmp_path):
     with pytest.raises(ArchiveError, match="reason"):
         a.hold("old1", " ")
     report = a.purge(365)
-    assert report == {"purged": ["old1"], "held": ["old2"], "open": ["old-open"]}
+    assert report == {"purged": ["old1"], "held": ["old2"], "open": ["old-open"], "undated": []}
     assert a.status("old1") == "purged" and a.status("old2") == "sealed"
     assert search(a, "您好") and all(h.call_id != "old1" for h in search(a, "您好"))
     assert verify(a).ok, verify(a).problems

@@ -130,17 +130,34 @@ def test_inserting_records_is_caught(pristine):
 
 
 def rechain(a: Archive, chain_id: str) -> None:
-    """What a forger without the key does: recompute every hash of a chain in place."""
-    from assistant.archive.verify import expected_hash
+    """What a forger without the key does: recompute every hash of a chain in place
+    (and, for the archive log, the head file beside the archive)."""
+    from assistant.archive.verify import expected_hash, label_of
 
+    records = a.records(chain_id)
+    label = label_of(chain_id, records)
     prev = None
-    for table, row in a.records(chain_id):
+    for table, row in records:
         row = dict(row)
         if prev is not None:
             row["prev_hash"] = prev
-        digest = expected_hash(table, row)
+        digest = expected_hash(table, row, label)
         a.conn.execute(f"UPDATE [{table}] SET prev_hash = ?, hash = ? WHERE id = ?", (row["prev_hash"], digest, row["id"]))
         prev = digest
+    if chain_id == "_archive":
+        forge_head(a)
+
+
+def forge_head(a: Archive) -> None:
+    """Rewrite the head file to match the archive log as it now is (no key: no valid HMAC)."""
+    import json
+
+    from assistant.archive.store import head_path
+
+    pos, digest = a._head("_archive")
+    head = json.loads(head_path(a.path).read_text())
+    head.update(pos=pos, hash=digest, mac="")
+    head_path(a.path).write_text(json.dumps(head))
 
 
 def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(tmp_path):

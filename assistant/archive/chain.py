@@ -34,9 +34,18 @@ def commitment(salt: str, private: dict[str, Any]) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + canonical(private).encode("utf-8")).hexdigest()
 
 
-def record_body(chain: str, pos: int, kind: str, public: dict[str, Any], commit: str) -> dict[str, Any]:
-    """What is hashed for one record."""
-    return {"chain": chain, "pos": pos, "kind": kind, "public": public, "private": commit}
+def chain_label(opening_salt: str, call_id: str) -> str:
+    """What a call's records carry instead of its id: ``SHA-256(salt of its opening record +
+    call id)``. The id is often a file name or a phone number; a redacted bundle gives only
+    this label, and the salt stops anyone from confirming a guessed id."""
+    if call_id == ARCHIVE_CHAIN:
+        return ARCHIVE_CHAIN
+    return hashlib.sha256(bytes.fromhex(opening_salt) + b"call:" + call_id.encode("utf-8")).hexdigest()
+
+
+def record_body(label: str, pos: int, kind: str, public: dict[str, Any], commit: str) -> dict[str, Any]:
+    """What is hashed for one record (``label``: the chain's :func:`chain_label`)."""
+    return {"chain": label, "pos": pos, "kind": kind, "public": public, "private": commit}
 
 
 def link(prev: str, body: dict[str, Any]) -> str:
@@ -49,6 +58,13 @@ def sign(key: bytes | None, digest: str) -> str:
     if not key:
         return ""
     return hmac.new(key, digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def head_mac(key: bytes | None, archive_id: str, pos: int, digest: str) -> str:
+    """HMAC of the archive head kept outside the database file ('' without a key)."""
+    if not key:
+        return ""
+    return hmac.new(key, f"head:{archive_id}:{pos}:{digest}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def signature_ok(key: bytes, digest: str, mac: str) -> bool:

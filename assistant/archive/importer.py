@@ -1,6 +1,10 @@
 """Record a whole call from a timed transcript: check every line, archive it, seal it.
 
-The same writer (:class:`~assistant.archive.store.Archive`) the live session uses.
+Everything is validated before anything is written (the transcript's lines and header,
+the case file, the audio), and the call is written in one transaction: an import either
+records the whole call, sealed, or nothing. A call left interrupted (by a live session
+that died, or an earlier version) can be finished under the same id with ``resume=True``;
+the resumption is a chained record that the archive log vouches for.
 """
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant import __version__
-from assistant.asr.scripted import load_transcript, transcript_utterances
 from assistant.archive.store import Archive, ArchiveError
-from assistant.checker import Checker
-from assistant.files import file_digest, fingerprint, load_mapping
+from assistant.asr.scripted import load_transcript, transcript_utterances
+from assistant.errors import InputValidationError
+from assistant.files import file_digest, fingerprint, load_case_mapping
 from assistant.rules.loader import lexicon_root
+from assistant.text import detect_language
+
+AUDIO_SLACK = 1.0  # seconds a transcript may run past the end of its recording (rounding, trailing silence)
 
 
 def ruleset_fingerprint(lang: str) -> str:
@@ -25,9 +32,10 @@ def ruleset_fingerprint(lang: str) -> str:
 
 def load_case(path: str | Path) -> dict[str, Any]:
     """A case file (YAML): ``id`` plus debtor name, institution, amount due, days overdue …"""
-    data = load_mapping(path, "case file", ArchiveError)
-    if not data.get("id"):
+    data = load_case_mapping(path, ArchiveError)
+    if not data.get("id") or not isinstance(data["id"], (str, int)):
         raise ArchiveError(f"{path}: a case file is a mapping with at least an `id`")
+    data["id"] = str(data["id"])
     return data
 
 
@@ -39,40 +47,92 @@ class ImportResult:
     utterances: int = 0
     findings: Counter = field(default_factory=Counter)
     head: str = ""
+    resumed_after: int | None = None  # utterances already recorded when an interrupted call was resumed
+    warnings: list[str] = field(default_factory=list)
+
+
+def _check_language(lang: str, rows: list[dict], source: str) -> None:
+    """Refuse a language that the transcript plainly is not in (``--lang en`` on a Chinese call)."""
+    text = " ".join(r["text"] for r in rows[:50])
+    if len(text.strip()) < 20:
+        return
+    seen = detect_language(text)
+    if seen != lang:
+        names = {"zh": "Chinese", "en": "English"}
+        raise InputValidationError(f"{source} reads as {names.get(seen, seen)}, not {names.get(lang, lang)}: "
+                                   f"check --lang (or the header's `lang`); the call was not recorded")
 
 
 def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | Path | None = None, case: dict[str, Any] | None = None,
-                      call_id: str | None = None, agent_id: str = "", lang: str | None = None, checker: Checker | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Check and archive every line of a timed transcript, then seal the call."""
+                      call_id: str | None = None, agent_id: str = "", lang: str | None = None, checker: Any = None,
+                      progress: Callable[[int, int], None] | None = None, resume: bool = False) -> ImportResult:
+    """Check and archive every line of a timed transcript, then seal the call (all or nothing)."""
+    from assistant.audio.wav import wav_info
+    from assistant.checker import Checker
+
     path = Path(transcript)
-    meta, rows = load_transcript(path)
+    warnings: list[str] = []
+    meta, rows = load_transcript(path, warnings)
     checker = checker or Checker()
     use_lang = lang or meta.get("lang")
     if use_lang not in ("zh", "en"):  # no usable language in the header: detect it from the first lines
         use_lang = checker.resolve_lang(" ".join(r["text"] for r in rows[:5]), None)
+    else:
+        _check_language(use_lang, rows, str(path))
     cid = call_id or str(meta.get("id") or path.stem)
-    channels = meta.get("channels") or meta.get("channel_map") or {}
-    cid = archive.start_call(cid, case=case, agent_id=agent_id or str(meta.get("agent_id", "")), agent_name=str(meta.get("agent_name", "")),
-                             direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=use_lang,
-                             channel_map=channels, asr_model=str(meta.get("model", "reference transcript")),
-                             ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(use_lang), source=str(path))
-    result = ImportResult(cid)
+    audio_info = None
     if audio is not None:
-        from assistant.audio.wav import read_wav
-
         apath = Path(audio)
-        wav = read_wav(apath)
-        archive.add_audio(cid, apath, sha256=file_digest(apath), duration=wav.duration, sample_rate=wav.sample_rate, channels=len(wav.channels))
+        audio_info = wav_info(apath)
+        last = max(float(r["end"]) for r in rows)
+        if last > audio_info.duration + AUDIO_SLACK:
+            raise InputValidationError(f"{path} runs to {last:.1f} s but {apath.name} lasts {audio_info.duration:.1f} s: "
+                                       "is this the recording of this call? nothing was recorded")
+        expected = meta.get("audio_sha256")
+        digest = file_digest(apath)
+        if expected and expected != digest:
+            raise InputValidationError(f"{apath.name} is not the recording the transcript names (its SHA-256 differs): nothing was recorded")
+    channels = meta.get("channels") or meta.get("channel_map") or {}
+    result = ImportResult(cid, warnings=warnings)
     rule_versions = {r.id: r.version for r in checker.lexicon(use_lang).rules}
     utterances = transcript_utterances(cid, rows)
+    judged = []  # check every line first: a checker failure must not leave half a call behind
     for utt in utterances:
-        archive.add_utterance(cid, utt)
-        for finding in checker.check(utt.text, utt.speaker, lang=use_lang):
-            archive.add_finding(cid, utt.seq, finding, rule_versions.get(finding.rule_id, 1))
-            result.findings[finding.category] += 1
-        result.utterances += 1
+        judged.append((utt, checker.check(utt.text, utt.speaker, lang=use_lang)))
         if progress:
             progress(utt.seq, len(utterances))
-    result.head = archive.seal(cid)
+    with archive.transaction():
+        status = archive.status(cid)
+        skip = 0
+        if status is not None:
+            if status == "interrupted" and resume:
+                skip = archive.reopen(cid, f"import resumed from {path.name} by callassist {__version__}")
+                recorded = [r for t, r in archive.records(cid) if t == "utterances"]
+                for row, (utt, _) in zip(recorded, judged):
+                    if row["seq"] != utt.seq or row["text"] != utt.text:
+                        raise InputValidationError(f"call {cid}: utterance {row['seq']} in the archive differs from line {utt.seq} of {path.name}: "
+                                                   "this is not the transcript of that call; nothing was recorded")
+                if skip > len(judged):
+                    raise InputValidationError(f"call {cid} already holds {skip} utterances, more than {path.name} has: nothing was recorded")
+                result.resumed_after = skip
+            elif status == "interrupted":
+                raise ArchiveError(f"call {cid!r} was interrupted earlier: add --resume to finish it under the same id "
+                                   "(the resumption is recorded in its chain), or choose another --call-id")
+            else:
+                raise ArchiveError(f"call {cid!r} is already in the archive ({status}); choose another --call-id")
+        else:
+            archive.start_call(cid, case=case, agent_id=agent_id or str(meta.get("agent_id", "")), agent_name=str(meta.get("agent_name", "")),
+                               direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=use_lang,
+                               channel_map=channels, asr_model=str(meta.get("model", "reference transcript")),
+                               ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(use_lang), source=str(path))
+        if audio is not None and audio_info is not None and not any(t == "audio_files" for t, _ in archive.records(cid)):
+            archive.add_audio(cid, Path(audio), sha256=digest, duration=audio_info.duration, sample_rate=audio_info.sample_rate,
+                              channels=audio_info.channels)
+        for utt, findings in judged[skip:]:
+            archive.add_utterance(cid, utt)
+            for finding in findings:
+                archive.add_finding(cid, utt.seq, finding, rule_versions.get(finding.rule_id, 1))
+                result.findings[finding.category] += 1
+            result.utterances += 1
+        result.head = archive.seal(cid)
     return result

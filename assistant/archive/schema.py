@@ -7,21 +7,26 @@ from typing import Callable, ContextManager
 import sqlite_utils
 
 # table -> (kind, public columns, private columns). The chain covers exactly these.
+# Private columns enter a record's hash through a salted commitment (see chain.py), so a
+# redacted export can withhold them and still prove the chain: everything that can name
+# or identify a person (texts, names, ids, file names, hosts, notes) is private.
 CHAINED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "calls": ("call", ("case_id", "agent_id", "direction", "started_at", "lang", "channel_map", "asr_model", "ruleset_version", "ruleset_hash", "source", "writer"), ("agent_name", "case_snapshot")),
+    "calls": ("call", ("direction", "started_at", "lang", "channel_map", "asr_model", "ruleset_version", "ruleset_hash"),
+              ("case_id", "agent_id", "agent_name", "case_snapshot", "source", "writer")),
     "utterances": ("utterance", ("seq", "speaker", "start", "end", "conf"), ("text", "words")),
     "findings": ("finding", ("utterance_seq", "rule_id", "rule_version", "category", "kind", "severity", "span_start", "span_end", "provisional", "source", "score"), ("matched",)),
     "suggestions": ("suggestion", ("utterance_seq", "script_id", "event", "at"), ("text",)),
-    "reviews": ("review", ("finding_pos", "decision", "reviewer", "agent_dispute", "at"), ("note",)),
-    "audio_files": ("audio", ("name", "sha256", "duration", "sample_rate", "channels", "bytes"), ("path",)),
+    "reviews": ("review", ("finding_pos", "decision", "agent_dispute", "at"), ("reviewer", "note")),
+    "audio_files": ("audio", ("sha256", "duration", "sample_rate", "channels", "bytes"), ("name", "path")),
     "call_events": ("event", ("event", "at"), ("detail",)),
 }
-ARCHIVE_LOG = "archive_log"  # the archive-wide chain: seals, holds, purges, post-seal records
+ARCHIVE_LOG = "archive_log"  # the archive-wide chain: creation, seals, holds, purges, case records, post-seal records
 # Every chained table, the archive log included: table -> (kind, public, private columns).
 SPECS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     **CHAINED,
-    ARCHIVE_LOG: ("log", ("event", "target_call", "at", "head", "records"), ("reason",)),
+    ARCHIVE_LOG: ("log", ("event", "at", "head", "records"), ("target_call", "reason")),
 }
+CHAIN_FORMAT = "2"  # 2: chain label = SHA-256(opening salt + call id); identifying fields private
 
 
 def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ calls at once; SQLite serialises the short transactions.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import sqlite_utils
 
 from assistant.archive import chain
-from assistant.archive.schema import ARCHIVE_LOG, CHAINED, SPECS, migrate
+from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
-from assistant.errors import CallassistError
+from assistant.errors import CallassistError, InputValidationError
+from assistant.files import touch_private, write_private_text
 from assistant.events import Finding, Utterance
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,6 +60,18 @@ def key_from_env() -> bytes | None:
     return None
 
 
+CALL_EVENTS = ("sealed", "interrupted", "reopened", "reviewed", "held", "unheld", "purged")  # log events about a call's chain
+
+
+def case_record(conn: sqlite3.Connection, case_id: str) -> str:
+    """The stored row of a case (less its update time) as canonical JSON: what the log vouches for."""
+    conn.row_factory = sqlite3.Row
+    row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+    if row is None:
+        return ""
+    return chain.canonical({k: row[k] for k in row.keys() if k != "updated_at"})
+
+
 def _stored(value: Any) -> Any:
     """A value as SQLite stores it (dicts/lists as canonical JSON, bools as 0/1)."""
     if isinstance(value, bool):
@@ -76,26 +91,86 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+HEAD_SUFFIX = ".head"  # the archive head kept beside the database file
+HEAD_FORMAT = "callassist-head/1"
+
+
+def head_path(path: Path) -> Path:
+    """Where the archive head of the archive at ``path`` is kept (``archive.db.head``)."""
+    return path.with_name(path.name + HEAD_SUFFIX)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 date or time as a datetime (naive ones are taken as UTC); None if unparsable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def check_utterance(utt: Utterance) -> None:
+    """Refuse an utterance that would poison the archive (non-finite or reversed times, bad words)."""
+    where = f"utterance {utt.seq}"
+    if not isinstance(utt.seq, int) or isinstance(utt.seq, bool):
+        raise InputValidationError(f"{where}: `seq` must be a whole number")
+    if utt.speaker not in ("agent", "customer"):
+        raise InputValidationError(f"{where}: speaker {utt.speaker!r} is not agent or customer")
+    if not (_finite(utt.start) and _finite(utt.end)):
+        raise InputValidationError(f"{where}: start and end must be finite numbers of seconds (got {utt.start!r}, {utt.end!r})")
+    if utt.start < 0 or utt.end < utt.start:
+        raise InputValidationError(f"{where}: start {utt.start} and end {utt.end} are not 0 ≤ start ≤ end")
+    if not isinstance(utt.text, str):
+        raise InputValidationError(f"{where}: text must be a string")
+    for k, w in enumerate(utt.words):
+        if not isinstance(w.w, str) or not (_finite(w.start) and _finite(w.end) and _finite(w.conf)):
+            raise InputValidationError(f"{where}, word {k + 1}: a word needs text and finite start, end and confidence")
+        if w.start < 0 or w.end < w.start:
+            raise InputValidationError(f"{where}, word {k + 1}: start {w.start} and end {w.end} are not 0 ≤ start ≤ end")
+
+
 class Archive:
     """Open (creating and migrating if needed) the archive at ``path``.
 
     ``key`` (default: ``$CALLASSIST_ARCHIVE_KEY``) signs every chain hash with HMAC;
     ``max_bytes`` caps the file size (a full archive raises :class:`ArchiveFullError`).
+    ``readonly=True`` never creates or changes a file: a missing path, or an SQLite file
+    that is not an archive, is an error; an archive on read-only media can be read.
+    A new archive file is private (0600 in a folder the caller made 0700; see
+    :func:`assistant.files.private_modes`).
     """
 
     def __init__(self, path: str | Path, *, key: bytes | None = None, readonly: bool = False, max_bytes: int | None = None, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.key = key if key is not None else key_from_env()
         self.readonly = readonly
-        self._check_file()
+        self._depth = 0
+        self._log_touched = False
+        self._labels: dict[str, str] = {}
+        new = self._check_file()
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
+                conn = self._connect_readonly(timeout)
             else:
+                if new:
+                    try:
+                        touch_private(self.path)
+                    except OSError as exc:
+                        raise ArchiveError(f"cannot create {self.path} ({exc.strerror}): choose a writable place with --archive") from exc
                 conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=timeout, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             self.conn = conn
             self.db = sqlite_utils.Database(conn)
+            tables = set(self.db.table_names())
+            if tables and "_migrations" not in tables:
+                conn.close()
+                raise ArchiveError(f"{self.path} is an SQLite file but not a callassist archive: check the path; nothing was changed")
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
@@ -103,45 +178,92 @@ class Archive:
                     page = conn.execute("PRAGMA page_size").fetchone()[0]
                     conn.execute(f"PRAGMA max_page_count={max(int(max_bytes // page), 16)}")
                 migrate(self.db, self.transaction)
-                self._settle_signing()
-            elif "_migrations" not in self.db.table_names():
-                raise ArchiveError(f"{self.path} is an SQLite file but not a callassist archive")
+                self._settle()
+            else:
+                self._check_format()
         except sqlite3.DatabaseError as exc:
             raise self._explain(exc) from exc
         self.host = socket.gethostname()
 
+    # ---- opening --------------------------------------------------------------------------
+    def _connect_readonly(self, timeout: float) -> sqlite3.Connection:
+        """A read-only connection; on read-only media (no -shm can be made) an immutable one,
+        unless a write-ahead log still holds records the main file lacks."""
+        uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise ArchiveError(f"{self.path} cannot be read here ({exc}): its write-ahead log {wal.name} holds records not yet in the "
+                                   "main file, and this folder is read-only; copy both files to a writable folder") from exc
+            return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
+
+    def _settings(self) -> dict[str, str]:
+        if "archive_settings" not in self.db.table_names():
+            return {}
+        return {r[0]: r[1] for r in self.conn.execute("SELECT name, value FROM archive_settings")}
+
+    def _check_format(self) -> dict[str, str]:
+        settings = self._settings()
+        if "_migrations" not in self.db.table_names() or "signed" not in settings:
+            raise ArchiveError(f"{self.path} is not a callassist archive (or was never opened for writing): check the path")
+        if settings.get("chain_format") != CHAIN_FORMAT:
+            raise ArchiveError(f"{self.path} was made by an earlier callassist (chain format {settings.get('chain_format', '1')}), "
+                               f"which this version cannot verify: keep it with the version that made it, or re-import its transcripts")
+        return settings
+
+    @property
+    def archive_id(self) -> str:
+        """A random id given to the archive when it was created (it names the head file's archive)."""
+        return self._settings().get("archive_id", "")
+
     @property
     def signed(self) -> bool:
         """Whether this archive signs its records (decided when it was created)."""
-        row = self.conn.execute("SELECT value FROM archive_settings WHERE name = 'signed'").fetchone() if "archive_settings" in self.db.table_names() else None
-        return bool(row and row[0] == "1")
+        return self._settings().get("signed") == "1"
 
-    def _settle_signing(self) -> None:
-        """The first opening decides whether records are signed; later openings must agree."""
-        row = self.conn.execute("SELECT value FROM archive_settings WHERE name = 'signed'").fetchone()
-        if row is None:
+    def _settle(self) -> None:
+        """A new archive: decide signing, give it an id and a first, chained 'created' entry.
+        An existing one: the key must agree with how it was created."""
+        settings = self._settings()
+        if "signed" not in settings:
             with self.transaction():
-                has_records = self.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
-                self.conn.execute("INSERT INTO archive_settings (name, value) VALUES ('signed', ?)", ("1" if self.key and not has_records else "0",))
+                signed = "1" if self.key else "0"
+                archive_id = uuid.uuid4().hex
+                for name, value in (("signed", signed), ("chain_format", CHAIN_FORMAT), ("archive_id", archive_id)):
+                    self.conn.execute("INSERT INTO archive_settings (name, value) VALUES (?, ?)", (name, value))
+                self._log("created", "", chain.canonical({"archive_id": archive_id, "signed": signed == "1", "chain_format": CHAIN_FORMAT}))
             return
-        if row[0] == "1" and not self.key:
+        self._check_format()
+        if settings["signed"] == "1" and not self.key:
             raise ArchiveError(f"{self.path} signs its records: set CALLASSIST_ARCHIVE_KEY (or CALLASSIST_ARCHIVE_KEY_FILE) to write to it")
-        if row[0] == "0" and self.key:
-            raise ArchiveError(f"{self.path} was created without a key, so its records cannot be signed now: unset CALLASSIST_ARCHIVE_KEY, or start a new archive")
+        if settings["signed"] != "1" and self.key:
+            raise ArchiveError(
+                f"{self.path} holds unsigned records although a key is set. If it was created with this key, its signatures were "
+                "stripped (tampering): do not write to it, run `callassist archive verify` and keep it for investigation. "
+                "If it was created without a key, unset CALLASSIST_ARCHIVE_KEY to write to it, or start a new archive")
 
-    def _check_file(self) -> None:
+    def _check_file(self) -> bool:
+        """Whether the archive is to be created; a clear error for paths that cannot be one."""
         if self.path.is_dir():
             raise ArchiveError(f"{self.path} is a directory: give a file name such as {self.path / 'archive.db'}")
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.path.open("rb") as fh:
                 if fh.read(16) != SQLITE_MAGIC:
                     raise ArchiveError(f"{self.path} is not an archive (not an SQLite file): check the path; nothing was changed")
-        elif self.readonly:
-            raise ArchiveError(f"{self.path}: no such archive")
-        elif not self.path.parent.exists():
+            return False
+        if self.readonly:
+            raise ArchiveError(f"{self.path}: no such archive (check the path or --archive; nothing was created)")
+        if self.path.exists():
+            return False
+        if not self.path.parent.exists():
             raise ArchiveError(f"cannot create {self.path}: the folder {self.path.parent} does not exist")
-        elif not os.access(self.path.parent, os.W_OK):
+        if not os.access(self.path.parent, os.W_OK):
             raise ArchiveError(f"cannot create {self.path}: the folder is read-only; choose a writable place with --archive")
+        return True
 
     def _explain(self, exc: sqlite3.Error) -> ArchiveError:
         text = str(exc)
@@ -169,13 +291,26 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (taken at once, so concurrent writers queue instead of failing)."""
+        """One write transaction (taken at once, so concurrent writers queue instead of failing).
+
+        Transactions nest: an inner one joins the outer, and everything commits or rolls
+        back together (a whole imported call is one transaction). After a commit that
+        added to the archive log, the archive head is written beside the file.
+        """
         if self.readonly:
             raise ArchiveError(f"{self.path} was opened read-only")
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise self._explain(exc) from exc
+        self._depth = 1
         try:
             yield
         except sqlite3.Error as exc:
@@ -190,10 +325,40 @@ class Archive:
             except sqlite3.Error as exc:
                 self._rollback()
                 raise self._explain(exc) from exc
+        finally:
+            self._depth = 0
+        if self._log_touched:
+            self._write_head()
 
     def _rollback(self) -> None:
+        self._log_touched = False
+        self._labels.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+    def _write_head(self) -> None:
+        """Write the archive log's head (position, hash, HMAC with a key) beside the file.
+
+        Taken under the archive's write lock, so concurrent writers never move it back.
+        ``verify`` compares it with the log: a log cut back (a lost or truncated
+        write-ahead log, a restored older copy) shows as missing entries.
+        """
+        self._log_touched = False
+        with self.transaction():
+            pos, digest = self._head(chain.ARCHIVE_CHAIN)
+            archive_id = self.archive_id
+            record = {"format": HEAD_FORMAT, "archive_id": archive_id, "pos": pos, "hash": digest,
+                      "mac": chain.head_mac(self.key, archive_id, pos, digest)}
+            target = head_path(self.path)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                write_private_text(tmp, json.dumps(record, indent=1) + "\n")
+                with tmp.open("rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise ArchiveError(f"cannot write the archive head {target} ({exc.strerror or exc}): the folder must be writable") from exc
 
     # ---- appending ------------------------------------------------------------------------
     @staticmethod
@@ -207,6 +372,17 @@ class Archive:
         row = self.conn.execute(f"SELECT pos, hash FROM ({union}) ORDER BY pos DESC LIMIT 1", {"c": chain_id}).fetchone()
         return (row["pos"], row["hash"]) if row else (-1, chain.GENESIS)
 
+    def label(self, call_id: str) -> str:
+        """The chain label a call's records carry (see :func:`chain.chain_label`)."""
+        if call_id == chain.ARCHIVE_CHAIN:
+            return chain.ARCHIVE_CHAIN
+        if call_id not in self._labels:
+            row = self.conn.execute("SELECT salt FROM calls WHERE call_id = ? AND pos = 0", (call_id,)).fetchone()
+            if row is None:
+                raise ArchiveError(f"call {call_id!r} has no opening record in {self.path}")
+            self._labels[call_id] = chain.chain_label(row[0], call_id)
+        return self._labels[call_id]
+
     def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
         """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
         kind, public_cols, private_cols = SPECS[table]
@@ -215,52 +391,78 @@ class Archive:
         pos, prev = self._head(call_id)
         pos += 1
         salt = chain.new_salt()
-        body = chain.record_body(call_id, pos, kind, public, chain.commitment(salt, private))
+        label = chain.chain_label(salt, call_id) if table == "calls" and pos == 0 else self.label(call_id)
+        body = chain.record_body(label, pos, kind, public, chain.commitment(salt, private))
         digest = chain.link(prev, body)
         row = {"call_id": call_id, "pos": pos, "prev_hash": prev, "hash": digest, "mac": chain.sign(self.key, digest), "salt": salt, **public, **private}
         cur = self.conn.execute(
             f"INSERT INTO [{table}] ({', '.join('[' + k + ']' for k in row)}) VALUES ({', '.join('?' for _ in row)})",
             tuple(row.values()),
         )
+        if table == ARCHIVE_LOG:
+            self._log_touched = True
         return pos, int(cur.lastrowid or 0)
 
     def _status(self, call_id: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
 
+    def status(self, call_id: str) -> str | None:
+        """open, sealed, interrupted or purged (None if unknown), read from the chain itself:
+        the status column is only a cache, and never trusted."""
+        opening = self.conn.execute("SELECT 1 FROM calls WHERE call_id = ? AND pos = 0", (call_id,)).fetchone()
+        if opening is None:
+            purged = self.conn.execute(f"SELECT 1 FROM [{ARCHIVE_LOG}] WHERE target_call = ? AND event = 'purged' LIMIT 1", (call_id,)).fetchone()
+            return "purged" if purged else None
+        row = self.conn.execute(
+            "SELECT event FROM call_events WHERE call_id = ? AND event IN ('sealed', 'interrupted', 'reopened') ORDER BY pos DESC LIMIT 1", (call_id,)
+        ).fetchone()
+        return "open" if row is None or row["event"] == "reopened" else str(row["event"])
+
     def _need_open(self, call_id: str) -> None:
-        row = self._status(call_id)
-        if row is None:
+        status = self.status(call_id)
+        if status is None:
             raise ArchiveError(f"no call {call_id!r} in {self.path}")
-        if row["status"] != "open":
-            raise ArchiveError(f"call {call_id} is {row['status']}: nothing more can be recorded in it (reviews still can)")
+        if status != "open":
+            raise ArchiveError(f"call {call_id} is {status}: nothing more can be recorded in it (reviews still can)")
 
     def put_case(self, case: dict[str, Any]) -> str:
-        """Create or update a case (debtor, institution, amount due …); returns its id."""
-        if not case.get("id"):
-            raise ArchiveError("a case needs an `id`")
+        """Create or update a case (debtor, institution, amount due …); returns its id.
+
+        Each version of a case is also written to the archive log, so ``verify`` notices a
+        case row edited behind the archive's back."""
+        if not isinstance(case, dict) or not case.get("id") or not isinstance(case["id"], (str, int)):
+            raise InputValidationError("a case needs an `id` (text)")
+        try:
+            chain.canonical(case)
+        except (TypeError, ValueError) as exc:
+            raise InputValidationError(f"case {case['id']}: values must be text, numbers, lists or mappings ({exc})") from exc
         known = {c for c in self.db["cases"].columns_dict}
-        row = {k: v for k, v in case.items() if k in known}
+        row = {k: _stored(v) for k, v in case.items() if k in known}
+        row["id"] = str(case["id"])
         row["meta"] = chain.canonical({k: v for k, v in case.items() if k not in known})
         row["updated_at"] = now_iso()
         with self.transaction():
             self.db["cases"].upsert(row, pk="id")
-        return str(case["id"])
+            self._log("case", row["id"], case_record(self.conn, row["id"]))
+        return row["id"]
 
     def start_call(self, call_id: str | None = None, *, case: dict[str, Any] | None = None, agent_id: str = "", agent_name: str = "",
                    direction: str = "outbound", started_at: str | None = None, lang: str = "", channel_map: dict | None = None,
                    asr_model: str = "", ruleset_version: str = "", ruleset_hash: str = "", source: str = "") -> str:
         """Open a call: its first chained record. Returns the call id."""
         call_id = call_id or uuid.uuid4().hex[:12]
-        if call_id == chain.ARCHIVE_CHAIN:
-            raise ArchiveError(f"{call_id!r} is reserved")
-        if case:
-            self.put_case(case)
+        if not isinstance(call_id, str) or not call_id.strip() or call_id == chain.ARCHIVE_CHAIN:
+            raise InputValidationError(f"{call_id!r} cannot be a call id")
+        if started_at is not None and parse_time(started_at) is None:
+            raise InputValidationError(f"call {call_id}: started_at {started_at!r} is not an ISO 8601 date and time (e.g. 2026-11-20T14:05:00+08:00)")
         with self.transaction():
-            if self._status(call_id) is not None:
+            if self._status(call_id) is not None or self.status(call_id) is not None:
                 raise ArchiveError(f"call {call_id!r} is already in the archive; choose another id")
+            if case:
+                self.put_case(case)
             writer = {"pid": os.getpid(), "host": self.host}
             self._append("calls", call_id, {
-                "case_id": (case or {}).get("id", ""), "agent_id": agent_id, "direction": direction,
+                "case_id": str((case or {}).get("id", "")), "agent_id": agent_id, "direction": direction,
                 "started_at": started_at or now_iso(), "lang": lang, "channel_map": channel_map or {}, "asr_model": asr_model,
                 "ruleset_version": ruleset_version, "ruleset_hash": ruleset_hash, "source": source, "writer": writer,
                 "agent_name": agent_name, "case_snapshot": case or {},
@@ -270,6 +472,7 @@ class Archive:
 
     def add_utterance(self, call_id: str, utt: Utterance) -> int:
         """Record a final utterance (and index it for search); returns its chain position."""
+        check_utterance(utt)
         with self.transaction():
             self._need_open(call_id)
             words = [{"w": w.w, "start": w.start, "end": w.end, "conf": w.conf} for w in utt.words]
@@ -281,6 +484,8 @@ class Archive:
 
     def add_finding(self, call_id: str, utterance_seq: int, finding: Finding, rule_version: int = 1) -> int:
         """Record a finding of an utterance; returns its chain position."""
+        if not _finite(finding.score) or not isinstance(finding.start, int) or not isinstance(finding.end, int):
+            raise InputValidationError(f"finding {finding.rule_id}: span and score must be numbers")
         with self.transaction():
             self._need_open(call_id)
             pos, _ = self._append("findings", call_id, {
@@ -302,6 +507,8 @@ class Archive:
     def add_audio(self, call_id: str, path: str | Path, *, sha256: str, duration: float, sample_rate: int, channels: int) -> int:
         """Record the call's audio file with its SHA-256."""
         p = Path(path)
+        if not _finite(duration) or duration < 0:
+            raise InputValidationError(f"{p}: audio duration {duration!r} is not a finite number of seconds")
         with self.transaction():
             self._need_open(call_id)
             pos, _ = self._append("audio_files", call_id, {"name": p.name, "sha256": sha256, "duration": round(duration, 3), "sample_rate": sample_rate,
@@ -313,20 +520,23 @@ class Archive:
         if decision not in ("confirm", "dismiss"):
             raise ArchiveError("a review decision is 'confirm' or 'dismiss'")
         with self.transaction():
-            status = self._status(call_id)
-            if status is None or status["status"] == "purged":
+            status = self.status(call_id)
+            if status is None or status == "purged":
                 raise ArchiveError(f"no call {call_id!r} to review")
             found = self.conn.execute("SELECT 1 FROM findings WHERE call_id = ? AND pos = ?", (call_id, finding_pos)).fetchone()
             if not found:
                 raise ArchiveError(f"call {call_id} has no finding at position {finding_pos}")
             pos, _ = self._append("reviews", call_id, {"finding_pos": finding_pos, "decision": decision, "reviewer": reviewer,
                                                        "agent_dispute": agent_dispute, "at": now_iso(), "note": note})
-            if status["status"] != "open":
+            if status != "open":
                 self._log("reviewed", call_id)  # after the end: the archive log vouches for it
         return pos
 
     def _log(self, event: str, target: str, reason: str = "") -> None:
-        pos, head = self._head(target)
+        if event in CALL_EVENTS:
+            pos, head = self._head(target)
+        else:
+            pos, head = -1, ""
         self._append(ARCHIVE_LOG, chain.ARCHIVE_CHAIN, {"event": event, "target_call": target, "at": now_iso(), "head": head, "records": pos + 1, "reason": reason})
 
     def _end(self, call_id: str, event: str, detail: str = "") -> None:
@@ -347,14 +557,31 @@ class Archive:
             self._need_open(call_id)
             self._end(call_id, "interrupted", detail)
 
+    def reopen(self, call_id: str, detail: str) -> int:
+        """Continue an interrupted call (a resumed import): a chained 'reopened' event that the
+        archive log vouches for, after which records can be added again. Returns the number
+        of utterances already recorded."""
+        with self.transaction():
+            status = self.status(call_id)
+            if status != "interrupted":
+                raise ArchiveError(f"call {call_id} is {status or 'not in the archive'}: only an interrupted call can be resumed")
+            self._append("call_events", call_id, {"event": "reopened", "at": now_iso(), "detail": detail})
+            self._log("reopened", call_id, detail)
+            self.conn.execute("UPDATE call_status SET status = 'open', ended_at = NULL, writer_pid = ?, writer_host = ? WHERE call_id = ?",
+                              (os.getpid(), self.host, call_id))
+            return int(self.conn.execute("SELECT count(*) FROM utterances WHERE call_id = ?", (call_id,)).fetchone()[0])
+
     def recover(self) -> list[str]:
         """Mark as interrupted every open call whose writing process on this host is gone."""
-        rows = self.conn.execute("SELECT call_id, writer_pid, writer_host FROM call_status WHERE status = 'open'").fetchall()
+        rows = self.conn.execute("SELECT call_id, writer_pid, writer_host FROM call_status").fetchall()
         done = []
         for row in rows:
-            if row["writer_host"] == self.host and row["writer_pid"] != os.getpid() and not _pid_alive(int(row["writer_pid"])):
-                self.mark_interrupted(row["call_id"], f"writer process {row['writer_pid']} ended without sealing the call")
-                done.append(row["call_id"])
+            if row["writer_host"] != self.host or row["writer_pid"] == os.getpid() or _pid_alive(int(row["writer_pid"] or 0)):
+                continue
+            if self.status(row["call_id"]) != "open":
+                continue
+            self.mark_interrupted(row["call_id"], f"writer process {row['writer_pid']} ended without sealing the call")
+            done.append(row["call_id"])
         return done
 
     # ---- retention --------------------------------------------------------------------------
@@ -370,8 +597,8 @@ class Archive:
         if not reason.strip():
             raise ArchiveError("a legal hold needs a reason (--reason)")
         with self.transaction():
-            status = self._status(call_id)
-            if status is None or status["status"] == "purged":
+            status = self.status(call_id)
+            if status is None or status == "purged":
                 raise ArchiveError(f"no call {call_id!r} in the archive")
             if self.is_held(call_id) == held:
                 raise ArchiveError(f"call {call_id} is {'already' if held else 'not'} under legal hold")
@@ -386,15 +613,17 @@ class Archive:
         log, so ``verify`` knows the call was removed on purpose.
         """
         cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
-        report: dict[str, list[str]] = {"purged": [], "held": [], "open": []}
-        rows = self.conn.execute("SELECT c.call_id, c.started_at, s.status FROM calls c JOIN call_status s USING (call_id) WHERE c.pos = 0").fetchall()
+        report: dict[str, list[str]] = {"purged": [], "held": [], "open": [], "undated": []}
+        rows = self.conn.execute("SELECT call_id, started_at FROM calls WHERE pos = 0").fetchall()
         for row in rows:
-            started = datetime.fromisoformat(row["started_at"])
-            if started.tzinfo is None:
-                started = started.replace(tzinfo=timezone.utc)
-            if started >= cutoff or row["status"] == "purged":
+            started = parse_time(row["started_at"])
+            if started is None:  # written by an older version or by hand: never guessed, never purged
+                report["undated"].append(row["call_id"])
                 continue
-            if row["status"] == "open":
+            status = self.status(row["call_id"])
+            if started >= cutoff or status == "purged":
+                continue
+            if status == "open":
                 report["open"].append(row["call_id"])
             elif self.is_held(row["call_id"]):
                 report["held"].append(row["call_id"])
@@ -415,11 +644,11 @@ class Archive:
 
     # ---- reading ------------------------------------------------------------------------------
     def calls(self) -> list[dict[str, Any]]:
-        """Every call with its status."""
+        """Every call with its status (read from the chain)."""
         rows = self.conn.execute(
-            "SELECT s.call_id, s.status, c.agent_id, c.started_at, c.lang, c.case_id FROM call_status s LEFT JOIN calls c ON c.call_id = s.call_id AND c.pos = 0 ORDER BY c.started_at"
+            "SELECT s.call_id, c.agent_id, c.started_at, c.lang, c.case_id FROM call_status s LEFT JOIN calls c ON c.call_id = s.call_id AND c.pos = 0 ORDER BY c.started_at"
         ).fetchall()
-        return [dict(r) for r in rows]
+        return [{**dict(r), "status": self.status(r["call_id"]) or "missing"} for r in rows]
 
     def records(self, call_id: str) -> list[tuple[str, sqlite3.Row]]:
         """Every chained record of a call as ``(table, row)``, in chain order."""
@@ -434,11 +663,6 @@ class Archive:
         for table in CHAINED:
             ids |= {r[0] for r in self.conn.execute(f"SELECT DISTINCT call_id FROM [{table}]")}
         return sorted(ids)
-
-    def status(self, call_id: str) -> str | None:
-        """open, sealed, interrupted or purged (None if unknown)."""
-        row = self._status(call_id)
-        return row["status"] if row else None
 
 
 def json_or(value: Any) -> Any:

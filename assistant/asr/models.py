@@ -12,14 +12,13 @@ import os
 import shutil
 import time
 import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from assistant.errors import ModelDownloadError, ModelNotFoundError
-from assistant.files import file_digest
+from assistant.files import file_digest, safe_extract
 
 DEFAULT_BASE_URL = "https://alphacephei.com/vosk/models/"
 MANIFEST = ".callassist-model.json"
@@ -194,9 +193,23 @@ def locate_model(spec: str | None = None, lang: str = "zh", root: Path | None = 
     )
 
 
+UNPACK_FACTOR = 4  # a model unpacks to at most this many times its archive's size (Kaldi models: about 1.3-2.5)
+UNPACK_FLOOR = 256 * 1024 * 1024  # ... or this much, for tiny archives
+
+
+def _check_url(url: str, what: str) -> str:
+    """Only http(s): a model list must not point us at local files (file://) or other schemes."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("http", "https"):
+        raise ModelDownloadError(f"{what} {url!r} is not an http(s) address: only http:// and https:// downloads are allowed")
+    return url
+
+
 def _open(url: str, timeout: float, headers: dict[str, str] | None = None):
-    request = urllib.request.Request(url, headers={"User-Agent": "callassist", **(headers or {})})
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) URLs from our own settings
+    import urllib.request
+
+    request = urllib.request.Request(_check_url(url, "URL"), headers={"User-Agent": "callassist", **(headers or {})})
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - checked to be http(s) above
 
 
 def fetch_catalogue(url: str | None = None, timeout: float = 30.0) -> list[CatalogueEntry]:
@@ -212,18 +225,22 @@ def fetch_catalogue(url: str | None = None, timeout: float = 30.0) -> list[Catal
             f"cannot fetch the model list {list_url} ({reason}). Check the network or proxy, set "
             "CALLASSIST_MODEL_URL to a mirror, or copy the .zip here by hand and run `callassist models install FILE.zip`"
         ) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ModelDownloadError(f"{list_url} is not a JSON model list ({exc}): is CALLASSIST_MODEL_URL right?") from exc
     entries = []
     for item in data if isinstance(data, list) else []:
         if not isinstance(item, dict) or "name" not in item:
             continue
+        try:
+            size = int(item.get("size") or 0)
+        except (TypeError, ValueError):
+            size = 0
         entries.append(
             CatalogueEntry(
                 name=str(item["name"]),
                 lang=_CATALOGUE_LANGS.get(str(item.get("lang", "")), str(item.get("lang", ""))),
                 url=str(item.get("url") or base + f"{item['name']}.zip"),
-                size=int(item.get("size") or 0),
+                size=max(size, 0),
                 md5=str(item.get("md5") or ""),
             )
         )
@@ -285,25 +302,24 @@ def _download(entry: CatalogueEntry, part: Path, progress: Progress | None, time
             time.sleep(min(0.5 * 2.0**attempt, 8.0))
 
 
-def _safe_extract(archive: zipfile.ZipFile, target: Path) -> None:
-    root = target.resolve()
-    for member in archive.infolist():
-        dest = (target / member.filename).resolve()
-        if not str(dest).startswith(str(root) + os.sep) and dest != root:
-            raise ModelDownloadError(f"refusing archive member {member.filename!r}: it would land outside {target}")
-    archive.extractall(target)
+def install_archive(zip_path: Path, root: Path | None = None, *, name: str | None = None, extra: dict | None = None,
+                    published_size: int | None = None) -> Path:
+    """Unpack a model ``.zip`` into the cache (atomically) and return the model directory.
 
-
-def install_archive(zip_path: Path, root: Path | None = None, *, name: str | None = None, extra: dict | None = None) -> Path:
-    """Unpack a model ``.zip`` into the cache (atomically) and return the model directory."""
+    The unpacked size is capped at :data:`UNPACK_FACTOR` times the published (or the
+    file's own) size, so a zip bomb is refused rather than installed; links and paths
+    outside the folder are refused too.
+    """
     root = root or models_dir()
+    size = published_size or zip_path.stat().st_size
+    cap = max(size * UNPACK_FACTOR, UNPACK_FLOOR)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".unpack-{os.getpid()}-{zip_path.stem}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         try:
             with zipfile.ZipFile(zip_path) as archive:
-                _safe_extract(archive, tmp)
+                safe_extract(archive, tmp, zip_path.name, ModelDownloadError, cap)
         except zipfile.BadZipFile as exc:
             raise ModelDownloadError(f"{zip_path} is not a zip archive ({exc}): delete it and download it again") from exc
         try:
@@ -324,6 +340,8 @@ def install_archive(zip_path: Path, root: Path | None = None, *, name: str | Non
             shutil.rmtree(final)
         model.rename(final)
         return final
+    except OSError as exc:
+        raise ModelDownloadError(f"cannot install {zip_path.name} into {root} ({exc.strerror or exc}); nothing was installed") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -345,6 +363,7 @@ def pull(
     """
     root = root or models_dir()
     entry = _find_entry(spec, fetch_catalogue(url, timeout))
+    _check_url(entry.url, f"the model list's address for {entry.name}")
     target = root / entry.name
     if target.is_dir() and _looks_like_model(target) and not force:
         return target
@@ -370,6 +389,7 @@ def pull(
     archive = part.with_suffix("")  # NAME.zip
     part.rename(archive)
     try:
-        return install_archive(archive, root, name=entry.name, extra={"url": entry.url, "md5": entry.md5, "size": entry.size, "lang": entry.lang})
+        return install_archive(archive, root, name=entry.name, extra={"url": entry.url, "md5": entry.md5, "size": entry.size, "lang": entry.lang},
+                               published_size=entry.size or None)
     finally:
         archive.unlink(missing_ok=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from assistant.events import Partial, Utterance
 
-FORMATS = ("jsonl", "text", "srt")
+from assistant.constants import FORMATS  # noqa: E402 - re-exported
 
 
 def clock(seconds: float, sep: str = ".") -> str:

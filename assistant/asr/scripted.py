@@ -2,7 +2,11 @@
 without a speech model (like httpx's MockTransport)."""
 from __future__ import annotations
 
+import difflib
+import math
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from assistant.asr.base import AsrResult
 from assistant.errors import CallassistError
@@ -16,10 +20,103 @@ class TranscriptError(CallassistError):
     code = "E011"
 
 
+ROW_KEYS = ("speaker", "start", "end", "text", "words", "conf", "partial", "id", "seq", "lang", "findings", "error")
+HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "channel_map", "sample_rate", "source", "model", "speakers",
+               "agent_id", "agent_name", "direction", "started_at", "case_id")
+WORD_KEYS = ("w", "start", "end", "conf")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _keys(obj: dict, known: tuple[str, ...], where: str, warnings: list[str] | None) -> None:
+    """Unknown keys: an error when one is a near miss of a known key (``speeker``), else a warning."""
+    for key in obj:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        if near:
+            raise TranscriptError(f"{where}: unknown key {key!r}: did you mean {near[0]!r}?")
+        if warnings is not None:
+            warnings.append(f"{where}: unknown key {key!r} ignored")
+
+
+def _check_text(value: Any, where: str, what: str = "text") -> str:
+    if not isinstance(value, str):
+        raise TranscriptError(f"{where}: `{what}` must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TranscriptError(f"{where}: `{what}` holds an unpaired surrogate ({value[exc.start]!r} at {exc.start}): the file was not written as UTF-8 text") from exc
+    return value
+
+
+def _check_row(row: dict, where: str, warnings: list[str] | None) -> None:
+    """A transcript line fit for the archive: known keys, finite times with 0 ≤ start ≤ end, text, words."""
+    _keys(row, ROW_KEYS, where, warnings)
+    missing = [k for k in ("speaker", "start", "end", "text") if k not in row]
+    if missing:
+        raise TranscriptError(f"{where}: missing {', '.join(missing)}")
+    if row["speaker"] not in ("agent", "customer"):
+        raise TranscriptError(f"{where}: unknown speaker {row['speaker']!r} (use agent or customer)")
+    if not (_number(row["start"]) and _number(row["end"])):
+        raise TranscriptError(f"{where}: start and end must be finite numbers of seconds (got {row['start']!r}, {row['end']!r})")
+    if row["start"] < 0 or row["end"] < row["start"]:
+        raise TranscriptError(f"{where}: start {row['start']} is after end {row['end']} (or negative): times must satisfy 0 ≤ start ≤ end")
+    if not _check_text(row["text"], where).strip():
+        raise TranscriptError(f"{where}: empty `text`")
+    if "conf" in row and not (_number(row["conf"]) and 0 <= row["conf"] <= 1):
+        raise TranscriptError(f"{where}: `conf` must be a number from 0 to 1")
+    words = row.get("words")
+    if words is None:
+        return
+    if not isinstance(words, list):
+        raise TranscriptError(f"{where}: `words` must be a list of {{w, start, end, conf}}")
+    for k, word in enumerate(words, 1):
+        at = f"{where}, word {k}"
+        if not isinstance(word, dict):
+            raise TranscriptError(f"{at}: a word is an object {{w, start, end, conf}}")
+        _keys(word, WORD_KEYS, at, warnings)
+        _check_text(word.get("w"), at, "w")
+        if not (_number(word.get("start")) and _number(word.get("end"))) or not 0 <= word["start"] <= word["end"]:
+            raise TranscriptError(f"{at}: start and end must be finite numbers with 0 ≤ start ≤ end")
+        if "conf" in word and not (_number(word["conf"]) and 0 <= word["conf"] <= 1):
+            raise TranscriptError(f"{at}: `conf` must be a number from 0 to 1")
+
+
+def _check_header(meta: Any, where: str, warnings: list[str] | None) -> dict:
+    if not isinstance(meta, dict):
+        raise TranscriptError(f"{where}: `call` must be an object of call details")
+    _keys(meta, HEADER_KEYS, where, warnings)
+    for key in ("id", "agent_id", "agent_name", "direction", "case_id", "audio", "audio_sha256"):
+        if key in meta and meta[key] is not None and not isinstance(meta[key], (str, int)):
+            raise TranscriptError(f"{where}: `{key}` must be text")
+        if isinstance(meta.get(key), str):
+            _check_text(meta[key], where, key)
+    if meta.get("lang") not in (None, "zh", "en", "auto"):
+        raise TranscriptError(f"{where}: unknown language {meta['lang']!r} (use zh or en)")
+    started = meta.get("started_at")
+    if started is not None:
+        try:
+            ok = isinstance(started, str) and datetime.fromisoformat(started.replace("Z", "+00:00")) is not None
+        except ValueError:
+            ok = False
+        if not ok:
+            raise TranscriptError(f"{where}: started_at {started!r} is not an ISO 8601 date and time (e.g. 2026-11-20T14:05:00+08:00)")
+    return dict(meta)
+
+
 def row_words(row: dict) -> tuple[Word, ...]:
-    """A transcript row's words: its own, or evenly spread over its time span when it has none."""
+    """A transcript row's words as the recogniser gave them (none when it gave none)."""
+    return tuple(Word(w["w"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0))) for w in row.get("words") or ())
+
+
+def paced_words(row: dict) -> tuple[Word, ...]:
+    """A row's words, or, when it has none, pseudo-words spread evenly over its time span
+    (so a replayed transcript grows partials). Only for replay: never archived."""
     if row.get("words"):
-        return tuple(Word(w["w"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0))) for w in row["words"])
+        return row_words(row)
     tokens = row["text"].split() or [row["text"]]
     if len(tokens) == 1 and any("\u4e00" <= ch <= "\u9fff" for ch in tokens[0]):
         text = tokens[0]  # unspaced Chinese: two characters per pseudo-word, so partials grow
@@ -29,20 +126,27 @@ def row_words(row: dict) -> tuple[Word, ...]:
     return tuple(Word(t, start + k * step, start + (k + 1) * step, float(row.get("conf", 1.0))) for k, t in enumerate(tokens))
 
 
-def load_transcript(path: str | Path) -> tuple[dict, list[dict]]:
-    """Read a timed transcript (TAXONOMY.md format): ``(call metadata, utterance rows)``."""
+def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tuple[dict, list[dict]]:
+    """Read and validate a timed transcript (TAXONOMY.md format): ``(call metadata, utterance rows)``.
+
+    Every line is checked before any is used: finite times with 0 ≤ start ≤ end, text,
+    words, a parsable ``started_at``; a near-miss key (``speeker``) is an error naming the
+    right one, other unknown keys are appended to ``warnings`` with their line. Partial
+    hypotheses (``"partial": true``) are skipped. A transcript without utterances is an error.
+    """
     meta: dict = {}
     rows: list[dict] = []
     for no, row in json_objects(path, TranscriptError):
+        where = f"{path}:{no}"
         if "call" in row and "text" not in row:
-            meta = dict(row["call"])
+            meta = _check_header(row["call"], where, warnings)
             continue
-        missing = [k for k in ("speaker", "start", "end", "text") if k not in row]
-        if missing:
-            raise TranscriptError(f"{path}:{no}: missing {', '.join(missing)}")
-        if row["speaker"] not in ("agent", "customer"):
-            raise TranscriptError(f"{path}:{no}: unknown speaker {row['speaker']!r}")
+        if row.get("partial") is True:
+            continue
+        _check_row(row, where, warnings)
         rows.append(row)
+    if not rows:
+        raise TranscriptError(f"{path}: no utterances (a transcript has one JSON object per line with speaker, start, end and text)")
     return meta, rows
 
 
@@ -77,11 +181,11 @@ class ScriptedRecognizer:
         out: list[AsrResult] = []
         while self.queue and float(self.queue[0]["end"]) <= now:
             row = self.queue.pop(0)
-            words = row_words(row)
+            words = paced_words(row)
             out.append(AsrResult(True, row["text"], words, words[0].start, words[-1].end))
             self._last_partial = ""
         if self.queue and float(self.queue[0]["start"]) <= now:
-            spoken = [w for w in row_words(self.queue[0]) if w.start < now]
+            spoken = [w for w in paced_words(self.queue[0]) if w.start < now]
             text = " ".join(w.w for w in spoken)
             if text and text != self._last_partial:
                 self._last_partial = text

@@ -32,3 +32,33 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 def to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1] as signed 16-bit little-endian PCM bytes (clipped)."""
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+class StreamResampler:
+    """Resample a stream block by block, keeping the filter's state between blocks, so
+    block boundaries leave no artefacts (soxr's streaming resampler, high quality).
+
+    ``process`` takes float32 blocks of shape (frames, channels) and returns what is
+    ready; ``flush`` returns the rest at the end of the stream.
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int, channels: int = 1) -> None:
+        self.same = src_rate == dst_rate
+        self.channels = channels
+        if not self.same:
+            import soxr
+
+            self._stream = soxr.ResampleStream(src_rate, dst_rate, channels, dtype="float32", quality="HQ")
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Resample one block (frames × channels)."""
+        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.channels)
+        if self.same:
+            return block
+        return self._stream.resample_chunk(block, last=False).reshape(-1, self.channels)
+
+    def flush(self) -> np.ndarray:
+        """The samples still inside the filter, at the end of the stream."""
+        if self.same:
+            return np.zeros((0, self.channels), np.float32)
+        return self._stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).reshape(-1, self.channels)
