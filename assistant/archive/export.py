@@ -189,7 +189,7 @@ def mask_audio(src: Path, dst: Path, spans: list[tuple[float, float]]) -> float:
                     t = np.arange(lo, hi) / rate
                     block[lo - at : hi - at, :] = (TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t))[:, None]
                     masked += hi - lo
-            out.writeframes((np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+            out.writeframes(np.clip(np.round(block * 32768.0), -32768, 32767).astype("<i2").tobytes())
             at += n
     return masked / rate
 
