@@ -6,6 +6,7 @@ lexicon's ``_language.yaml`` so that the behaviour is data, not code.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from assistant.rules.loader import LanguageConfig
@@ -18,6 +19,29 @@ def _alternation(words: tuple[str, ...], word_bounded: bool) -> re.Pattern[str] 
     if word_bounded:
         return re.compile(rf"(?<![\w'])(?:{body})(?![\w])")
     return re.compile(f"(?:{body})")
+
+
+CONDITION_WINDOW = 60  # characters before a negator in which a conditional can govern it
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Where the sentences and clauses of one text end, found once per text so that each
+    match's context is looked up in O(log n): checking stays linear in the text's length."""
+
+    sentences: tuple[int, ...]
+    clauses: tuple[int, ...]
+    length: int
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        i = bisect_right(self.sentences, start - 1)
+        a = self.sentences[i - 1] + 1 if i else 0
+        j = bisect_left(self.sentences, end)
+        return a, self.sentences[j] if j < len(self.sentences) else self.length
+
+    def clause_start(self, pos: int) -> int:
+        i = bisect_right(self.clauses, pos - 1)
+        return self.clauses[i - 1] + 1 if i else 0
 
 
 @dataclass
@@ -56,28 +80,25 @@ class ContextRules:
             words += 1
         return pos
 
-    def sentence_bounds(self, text: str, start: int, end: int) -> tuple[int, int]:
+    def bounds(self, text: str) -> Bounds:
+        """The sentence and clause delimiters of ``text`` (compute once, pass to the checks)."""
+        return Bounds(tuple(k for k, ch in enumerate(text) if ch in self.sentence_chars),
+                      tuple(k for k, ch in enumerate(text) if ch in self.clause_chars), len(text))
+
+    def sentence_bounds(self, text: str, start: int, end: int, bounds: Bounds | None = None) -> tuple[int, int]:
         """``[a, b)`` of the sentence containing the span ``[start, end)``."""
-        a = 0
-        for k in range(start - 1, -1, -1):
-            if text[k] in self.sentence_chars:
-                a = k + 1
-                break
-        b = len(text)
-        for k in range(end, len(text)):
-            if text[k] in self.sentence_chars:
-                b = k
-                break
-        return a, b
+        return (bounds or self.bounds(text)).sentence(start, end)
 
-    def _clause_start(self, text: str, pos: int) -> int:
+    def _clause_start(self, text: str, pos: int, bounds: Bounds | None = None) -> int:
         """Start of the punctuation-delimited clause containing ``pos``."""
-        for k in range(pos - 1, -1, -1):
-            if text[k] in self.clause_chars:
-                return k + 1
-        return 0
+        if bounds is None:
+            for k in range(pos - 1, -1, -1):
+                if text[k] in self.clause_chars:
+                    return k + 1
+            return 0
+        return bounds.clause_start(pos)
 
-    def is_negated(self, text: str, start: int) -> bool:
+    def is_negated(self, text: str, start: int, bounds: Bounds | None = None) -> bool:
         """True when a negator in the same clause governs the match starting at ``start``.
 
         The negator must stand within ``negation_window`` before the match, with no new
@@ -87,9 +108,9 @@ class ContextRules:
         """
         if self.negators is None:
             return False
-        lo = max(self._clause_start(text, start), self._window_start(text, start, self.config.negation_window))
+        lo = max(self._clause_start(text, start, bounds), self._window_start(text, start, self.config.negation_window))
         for m in self.negators.finditer(text, lo, start):
-            if not self._live(text, m.start()):
+            if not self._live(text, m.start(), bounds):
                 continue
             between = text[m.end() : start]
             if self.barriers is not None and self.barriers.search(between):
@@ -100,17 +121,18 @@ class ContextRules:
             return True
         return False
 
-    def _live(self, text: str, pos: int) -> bool:
+    def _live(self, text: str, pos: int, bounds: Bounds | None = None) -> bool:
         """A negator at ``pos`` that really negates: not an exception (别怪, "why not"), not
         part of a condition."""
-        return not any(x.match(text, pos) for x in self.exceptions) and not self._in_condition(text, pos)
+        return not any(x.match(text, pos) for x in self.exceptions) and not self._in_condition(text, pos, bounds)
 
-    def _in_condition(self, text: str, pos: int) -> bool:
+    def _in_condition(self, text: str, pos: int, bounds: Bounds | None = None) -> bool:
         """True when the negator at ``pos`` belongs to a condition ("if this isn't paid…",
-        "如果您不…"): a conditional opens its clause with no new first-person subject since."""
+        "如果您不…"): a conditional opens its clause (within :data:`CONDITION_WINDOW`
+        characters) with no new first-person subject since."""
         if self.conditionals is None:
             return False
-        clause = self._clause_start(text, pos)
+        clause = max(self._clause_start(text, pos, bounds), pos - CONDITION_WINDOW)
         last = None
         for last in self.conditionals.finditer(text, clause, pos):
             pass
@@ -118,11 +140,11 @@ class ContextRules:
             return False
         return not (self.barriers is not None and self.barriers.search(text, last.end(), pos))
 
-    def is_quoted(self, text: str, start: int) -> bool:
+    def is_quoted(self, text: str, start: int, bounds: Bounds | None = None) -> bool:
         """True when the match sits in reported speech ("you said…", "您说…") in its sentence."""
         if self.frames is None:
             return False
-        sent_start, _ = self.sentence_bounds(text, start, start)
+        sent_start, _ = self.sentence_bounds(text, start, start, bounds)
         lo = max(sent_start, self._window_start(text, start, self.config.quote_window))
         for m in self.frames.finditer(text, lo, start):
             between = text[m.end() : start]

@@ -13,7 +13,7 @@ import spacy
 from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
-from assistant.rules.context import ContextRules
+from assistant.rules.context import Bounds, ContextRules
 from assistant.rules.loader import Lexicon, Rule
 from assistant.rules.prefilter import required_literals
 from assistant.text import NormalizedText, Normalizer
@@ -67,7 +67,9 @@ class RuleEngine:
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         self.lang = lexicon.lang
-        self.normalize = Normalizer(lexicon.config.replacements)
+        # English: no word is 40 characters long; longer unbroken runs (pasted junk) are split so
+        # that spaCy's tokenizer, quadratic on such runs, stays linear.
+        self.normalize = Normalizer(lexicon.config.replacements, max_run=None if self.lang == "zh" else 40)
         self.context = ContextRules(lexicon.config)
         self.nlp = _make_nlp(self.lang)
         attr = "ORTH" if self.lang == "zh" else "LOWER"
@@ -117,22 +119,29 @@ class RuleEngine:
                 if m.end() > m.start():
                     hits.append((rule, m.start(), m.end()))
         out = []
+        bounds = self.context.bounds(text) if hits else None
+        unless_seen: dict[tuple[str, int, int], bool] = {}
         for rule, s, e in hits:
             if rule.speaker not in (speaker, "any"):
                 continue
-            out.append(Candidate(rule, s, e, self._suppression(rule, text, s, e)))
+            out.append(Candidate(rule, s, e, self._suppression(rule, text, s, e, bounds, unless_seen)))
         return out
 
-    def _suppression(self, rule: Rule, text: str, start: int, end: int) -> str:
+    def _suppression(self, rule: Rule, text: str, start: int, end: int, bounds: Bounds | None = None,
+                     unless_seen: dict[tuple[str, int, int], bool] | None = None) -> str:
         ctx = self.context
-        if rule.unless.negation and ctx.is_negated(text, start):
+        if rule.unless.negation and ctx.is_negated(text, start, bounds):
             return "negation"
-        if rule.unless.quote and rule.kind == "violation" and ctx.is_quoted(text, start):
+        if rule.unless.quote and rule.kind == "violation" and ctx.is_quoted(text, start, bounds):
             return "quote"
         unless = self.unless[rule.id]
         if unless is not None:
-            a, b = ctx.sentence_bounds(text, start, end)
-            if unless.search(text, a, b):
+            a, b = ctx.sentence_bounds(text, start, end, bounds)
+            key = (rule.id, a, b)  # one search per rule and sentence, however many matches it holds
+            seen = unless_seen if unless_seen is not None else {}
+            if key not in seen:
+                seen[key] = unless.search(text, a, b) is not None
+            if seen[key]:
                 return "unless"
         return ""
 
@@ -143,10 +152,12 @@ class RuleEngine:
         """
         kept: list[Candidate] = []
         live = sorted((c for c in candidates if not c.suppressed_by), key=lambda c: (c.start, -(c.end - c.start)))
+        reach: dict[str, int] = {}  # per category, the furthest end of a kept match (all kept start earlier)
         for cand in live:
-            if any(k.rule.category == cand.rule.category and cand.start < k.end and k.start < cand.end for k in kept):
+            if cand.start < reach.get(cand.rule.category, -1):
                 continue
             kept.append(cand)
+            reach[cand.rule.category] = max(reach.get(cand.rule.category, -1), cand.end)
         out = []
         for cand in kept:
             rule = cand.rule

@@ -58,6 +58,10 @@ class RoleModel:
         return _forward((self.w1, self.b1, self.w2, self.b2), vecs)
 
 
+MEANING_MAX_CHARS = 1000  # the classifier reads an utterance's first 1,000 characters (a turn is far shorter;
+# a longer line is a transcript pasted as one, and the rule layer still reads all of it)
+
+
 def _forward(params: tuple[np.ndarray, ...], vecs: np.ndarray) -> np.ndarray:
     w1, b1, w2, b2 = params
     hidden = np.maximum((vecs * _SCALE) @ w1 + b1, 0.0)
@@ -305,7 +309,7 @@ class MeaningLayer:
     ) -> list[Finding]:
         """Categories the classifier sees that the rules neither found nor explicitly cleared."""
         model = self.models[speaker]
-        probs = self.scores([norm.text], speaker)[0]
+        probs = self.scores([norm.text[:MEANING_MAX_CHARS]], speaker)[0]
         found = {f.category for f in rule_findings}
         cleared = {c.rule.category for c in candidates if c.suppressed_by}
         out = []

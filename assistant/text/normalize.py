@@ -73,8 +73,10 @@ class Normalizer:
     steps that change length touch the offset map.
     """
 
-    def __init__(self, replacements: Mapping[str, str] | None = None) -> None:
+    def __init__(self, replacements: Mapping[str, str] | None = None, max_run: int | None = None) -> None:
         self.replacements = dict(replacements or {})
+        self.max_run = max_run
+        self._long_run = re.compile(rf"\S{{{max_run}}}(?=\S)") if max_run else None
         keys = sorted(self.replacements, key=len, reverse=True)
         self._replace_re = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
 
@@ -96,6 +98,10 @@ class Normalizer:
         s, index = self._fold_spaces(s, index)
         if self._replace_re is not None:
             s, index = self._replace(s, index)
+        if self._long_run is not None and len(s) > (self.max_run or 0):
+            edits = [(m, m.group() + " ") for m in self._long_run.finditer(s)]
+            if edits:
+                s, index = _splice(s, index, edits)
         return NormalizedText(text, s, tuple(range(len(s))) if index is None else tuple(index))
 
     @staticmethod
