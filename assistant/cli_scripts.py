@@ -90,10 +90,13 @@ def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
     lang = line_id.split(".", 1)[0]
     if lang not in ("zh", "en"):
         raise click.BadParameter("a line id starts with zh. or en.", param_hint="LINE_ID")
-    lines = {line.id: line for line in load_library(lang)[0]}
+    loaded, problems = load_library(lang)
+    lines = {line.id: line for line in loaded}
     if line_id not in lines:
         near = [i for i in lines if i.split(".")[1] == line_id.split(".")[1]] if line_id.count(".") >= 1 else []
         hint = f" (in that family: {', '.join(near[:8])})" if near else ""
+        if problems:
+            hint += f"; the library has {len(problems)} problem(s), see `callassist scripts lint`"
         raise click.BadParameter(f"no line {line_id!r}{hint}", param_hint="LINE_ID")
     case = {**(sample_case(lang) if samples else {}), **load_case_file(case_file)}
     click.echo(render(lines[line_id], case))

@@ -7,6 +7,8 @@ clear error instead of a blank in front of a customer.
 from __future__ import annotations
 
 import os
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,7 +17,7 @@ import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from assistant.errors import CallassistError
+from assistant.errors import CallassistError, TemplateLimitError
 from assistant.events import CUE_CATEGORIES
 
 STAGES: tuple[str, ...] = (
@@ -97,7 +99,62 @@ def library_root() -> Path:
     return Path(__file__).resolve().parents[2] / "scripts_library"
 
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+MAX_OUTPUT = 4000  # characters a rendered line may have (a spoken line is a few hundred)
+MAX_SECONDS = 0.25  # time a rendering may take (a live session renders every suggestion)
+MAX_ITEMS = 1000  # items a loop's range() may yield
+_DEADLINE: ContextVar[float] = ContextVar("script_render_deadline", default=float("inf"))
+
+
+class _LimitedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox with bounds: no operator may build a huge value, calls and loops stop
+    at a deadline, ranges are short, and the output is cut off at :data:`MAX_OUTPUT`."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        self._tick()
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > 64:
+                raise TemplateLimitError(f"exponent {right} is too large for a script line")
+            return left ** right
+        if operator == "*":
+            sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
+            count = [v for v in (left, right) if isinstance(v, int)]
+            if sized and count and len(sized[0]) * max(count[0], 0) > MAX_OUTPUT:
+                raise TemplateLimitError(f"a value repeated {count[0]} times would exceed {MAX_OUTPUT} characters")
+            return left * right
+        result = left + right
+        if isinstance(result, (str, list, tuple)) and len(result) > MAX_OUTPUT:
+            raise TemplateLimitError(f"a value of more than {MAX_OUTPUT} characters")
+        return result
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja2's signature
+        __self._tick()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        self._tick()
+        return super().getattr(obj, attribute)
+
+    @staticmethod
+    def _tick() -> None:
+        if time.monotonic() > _DEADLINE.get():
+            raise TemplateLimitError(f"rendering took longer than {MAX_SECONDS} s")
+
+
+def _short_range(*args: int) -> range:
+    items = range(*args)
+    if len(items) > MAX_ITEMS:
+        raise TemplateLimitError(f"range() of {len(items)} items: at most {MAX_ITEMS} in a script line")
+    return items
+
+
+_ENV = _LimitedSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_ENV.globals["range"] = _short_range
+# Filters that cannot build a value much larger than their input (no center, indent, format, wordwrap …).
+_SAFE_FILTERS = ("abs", "capitalize", "d", "default", "e", "escape", "first", "float", "int", "join", "last", "length",
+                 "list", "lower", "replace", "round", "string", "title", "trim", "truncate", "upper")
+_ENV.filters = {name: _ENV.filters[name] for name in _SAFE_FILTERS}
 _KEYS = {"id", "stage", "cues", "tone", "overdue", "variables", "template", "note", "after_violation"}
 
 
@@ -191,7 +248,20 @@ def render(line: ScriptLine, case: Mapping[str, Any]) -> str:
     missing = [v for v in line.variables if v not in case or case[v] in (None, "")]
     if missing:
         raise ScriptError(f"{line.id} needs {', '.join(missing)}: add {'it' if len(missing) == 1 else 'them'} to the case file")
+    token = _DEADLINE.set(time.monotonic() + MAX_SECONDS)
     try:
-        return _ENV.from_string(line.template).render({v: case[v] for v in line.variables}).strip()
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
-        raise ScriptError(f"{line.id} cannot be rendered: {exc}") from exc
+        out: list[str] = []
+        size = 0
+        for piece in _ENV.from_string(line.template).generate({v: case[v] for v in line.variables}):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise TemplateLimitError(f"the output exceeds {MAX_OUTPUT} characters")
+            _LimitedSandbox._tick()
+            out.append(piece)
+        return "".join(out).strip()
+    except TemplateLimitError as exc:
+        raise ScriptError(f"{line.id} cannot be rendered: {exc.message}") from exc
+    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
+        raise ScriptError(f"{line.id} cannot be rendered: {type(exc).__name__}: {exc}"[:300]) from exc
+    finally:
+        _DEADLINE.reset(token)
