@@ -96,12 +96,22 @@ def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
     return "\n".join(rows)
 
 
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
 def _dump(obj: dict) -> str:
-    """One output JSON line; text that cannot be encoded (lone surrogates) is escaped, not fatal."""
+    """One output JSON line. Characters that some readers take for line ends (U+2028, U+2029,
+    NEL) are escaped, so one input line stays one output line; text that cannot be encoded
+    (lone surrogates) is escaped too, never fatal."""
     try:
-        return json.dumps(obj, ensure_ascii=False)
+        text = json.dumps(obj, ensure_ascii=False)
+        text.encode("utf-8")
     except (UnicodeEncodeError, ValueError):
         return json.dumps(obj, ensure_ascii=True)
+    for raw, escaped in _LINE_BREAKS.items():
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
 
 
 @cli.command()
