@@ -19,6 +19,14 @@ import yaml
 from assistant.errors import CallassistError
 
 GROUP_ENV = "CALLASSIST_GROUP_ACCESS"
+PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """A folder of shipped data (``lexicons``, ``scripts_library``): inside the installed
+    package (a wheel carries it there), else at the top of the source tree."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
 
 
 def load_mapping(path: str | Path, what: str, error: type[CallassistError] = CallassistError) -> dict[str, Any]:

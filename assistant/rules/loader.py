@@ -22,12 +22,15 @@ LEXICON_ENV = "CALLASSIST_LEXICONS"
 def lexicon_root() -> Path:
     """The folder holding ``zh/`` and ``en/`` lexicons.
 
-    ``$CALLASSIST_LEXICONS`` wins; otherwise the ``lexicons/`` folder of the source tree.
+    ``$CALLASSIST_LEXICONS`` wins; otherwise the shipped ``lexicons/`` (inside the installed
+    package, or at the top of the source tree).
     """
     env = os.environ.get(LEXICON_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "lexicons"
+    from assistant.files import data_dir
+
+    return data_dir("lexicons")
 
 
 @dataclass(frozen=True)

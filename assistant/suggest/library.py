@@ -93,10 +93,12 @@ class ScriptLine:
 
 
 def library_root() -> Path:
-    """``$CALLASSIST_SCRIPTS`` or the repository's ``scripts_library/``."""
+    """``$CALLASSIST_SCRIPTS`` or the shipped ``scripts_library/`` (installed package or source tree)."""
     if os.environ.get("CALLASSIST_SCRIPTS"):
         return Path(os.environ["CALLASSIST_SCRIPTS"])
-    return Path(__file__).resolve().parents[2] / "scripts_library"
+    from assistant.files import data_dir
+
+    return data_dir("scripts_library")
 
 
 MAX_OUTPUT = 4000  # characters a rendered line may have (a spoken line is a few hundred)

@@ -1,0 +1,1 @@
+"""Rules as data: schema, loader, the rule engine, context checks and the meaning layer."""
