@@ -128,6 +128,10 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
 
         echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
     """
+    if not no_meaning:
+        from assistant.rules.encoder import preload
+
+        preload()  # the sentence encoder loads while the rules are built
     from assistant.checker import Checker
     from assistant.jsonl import BadLine, CallHeader, read_records
 

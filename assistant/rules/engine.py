@@ -14,7 +14,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
 from assistant.rules.context import Bounds, ContextRules
-from assistant.rules.loader import Lexicon, Rule
+from assistant.rules.loader import Lexicon, Rule, compile_regex
 from assistant.rules.prefilter import required_literals
 from assistant.text import NormalizedText, Normalizer
 
@@ -77,9 +77,9 @@ class RuleEngine:
         self.matcher = Matcher(self.nlp.vocab)
         self.rules: dict[str, Rule] = {}
         # Per speaker: every rule regex, and a literal scanner that says which of them can match.
-        self.regexes: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {"agent": [], "customer": []}
+        self.regexes: dict[str, list[tuple[Rule, str]]] = {"agent": [], "customer": []}  # compiled on first use
         gates: dict[str, list[frozenset[str] | None]] = {"agent": [], "customer": []}
-        self.unless: dict[str, re.Pattern[str] | None] = {}
+        self.unless: dict[str, str | None] = {}
         for rule in lexicon.rules:
             self.rules[rule.id] = rule
             if rule.patterns.phrases:
@@ -88,18 +88,19 @@ class RuleEngine:
             if rule.patterns.tokens:
                 self.matcher.add(rule.id, [list(p) for p in rule.patterns.tokens])
             for pattern in rule.patterns.regex:
-                compiled, gate = re.compile(pattern), required_literals(pattern)
+                gate = lexicon.gates[pattern] if pattern in lexicon.gates else required_literals(pattern)
                 for speaker in self.regexes:
                     if rule.speaker in (speaker, "any"):
-                        self.regexes[speaker].append((rule, compiled))
+                        self.regexes[speaker].append((rule, pattern))
                         gates[speaker].append(gate)
             self.unless[rule.id] = self._compile_unless(rule)
         self._scanners = {speaker: _LiteralScanner(g) for speaker, g in gates.items()}
 
-    def _compile_unless(self, rule: Rule) -> re.Pattern[str] | None:
+    def _compile_unless(self, rule: Rule) -> str | None:
+        """The rule's `unless` as one regex (compiled on first use: most never are)."""
         parts = [f"(?:{r})" for r in rule.unless.regex]
         parts += [re.escape(self.normalize(p).text) for p in rule.unless.phrases]
-        return re.compile("|".join(parts)) if parts else None
+        return "|".join(parts) if parts else None
 
     def candidates(self, norm: NormalizedText, speaker: str) -> list[Candidate]:
         """Every pattern hit for rules that apply to ``speaker``, with context verdicts."""
@@ -114,8 +115,8 @@ class RuleEngine:
                 hits.append((self.rules[strings[match_id]], doc[s].idx, doc[e - 1].idx + len(doc[e - 1])))
         regexes = self.regexes[speaker]
         for k in self._scanners[speaker].candidates(text):
-            rule, rx = regexes[k]
-            for m in rx.finditer(text):
+            rule, pattern = regexes[k]
+            for m in compile_regex(pattern).finditer(text):
                 if m.end() > m.start():
                     hits.append((rule, m.start(), m.end()))
         out = []
@@ -140,7 +141,7 @@ class RuleEngine:
             key = (rule.id, a, b)  # one search per rule and sentence, however many matches it holds
             seen = unless_seen if unless_seen is not None else {}
             if key not in seen:
-                seen[key] = unless.search(text, a, b) is not None
+                seen[key] = compile_regex(unless).search(text, a, b) is not None
             if seen[key]:
                 return "unless"
         return ""

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -123,6 +125,7 @@ class Lexicon:
     rules: list[Rule]
     categories: dict[str, CategoryInfo] = field(default_factory=dict)
     digest: str = ""
+    gates: dict[str, Any] = field(default_factory=dict)  # regex -> literals one of which every match holds (kept in the cache)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
@@ -140,14 +143,25 @@ def _tuple(value: Any) -> tuple:
     return tuple(value)
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: several times faster
+
+
 class _LineLocator:
-    """Finds the line of a value inside a YAML document from its path."""
+    """Finds the line of a value inside a YAML document from its path (the document is
+    composed only when a problem needs its line: loading good files stays fast)."""
 
     def __init__(self, text: str) -> None:
-        try:
-            self.root = yaml.compose(text)
-        except yaml.YAMLError:
-            self.root = None
+        self.text = text
+        self._root: Any = False
+
+    @property
+    def root(self) -> Any:
+        if self._root is False:
+            try:
+                self._root = yaml.compose(self.text, Loader=_SafeLoader)
+            except yaml.YAMLError:
+                self._root = None
+        return self._root
 
     def line(self, path: list[Any]) -> int:
         node = self.root
@@ -174,7 +188,7 @@ def _read_yaml(path: Path) -> tuple[Any, _LineLocator | None, list[str]]:
     except OSError as exc:
         return None, None, [f"{path}:1: cannot read: {exc.strerror}"]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -191,11 +205,18 @@ def _schema_problems(path: Path, data: Any, schema: dict, loc: _LineLocator) -> 
     return out
 
 
+@lru_cache(maxsize=None)
+def compile_regex(pattern: str) -> "re.Pattern[str]":
+    """A rule regex, compiled once per process (the loader validates it, the engine uses it;
+    Python's own cache of 512 patterns is smaller than the lexicons)."""
+    return re.compile(pattern)
+
+
 def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: dict) -> list[str]:
     out = []
     for k, rx in enumerate(patterns.get("regex") or []):
         try:
-            re.compile(rx)
+            compile_regex(rx)
         except re.error as exc:
             out.append(f"{path}:{loc.line(base + ['regex', k])}: bad regex {rx!r}: {exc}")
     return out
@@ -339,11 +360,53 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     root = root or lexicon_root()
     if not (root / lang).is_dir():
         raise RuleFileError([f"{root / lang}:1: lexicon folder missing (set ${LEXICON_ENV} to the lexicons/ folder)"])
+    digest = hashlib.sha256()
+    for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    cached = _cache_path(lang, digest.hexdigest())
+    lexicon = _read_cache(cached)
+    if lexicon is not None:
+        return lexicon
     config = load_language_config(lang, root)
     problems, rules, categories = lint_lexicon(lang, root)
     if problems:
         raise RuleFileError(problems)
-    digest = hashlib.sha256()
-    for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16])
+    from assistant.rules.prefilter import required_literals
+
+    gates = {rx: required_literals(rx) for rule in rules for rx in rule.patterns.regex}
+    lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates)
+    _write_cache(cached, lexicon)
+    return lexicon
+
+
+def _cache_path(lang: str, digest: str) -> Path:
+    """Where a validated lexicon is kept: keyed by the files' contents and the loader's code."""
+    from assistant import __version__
+
+    code = hashlib.sha256(Path(__file__).read_bytes() + Path(__file__).with_name("schema.py").read_bytes()).hexdigest()[:12]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"
+    return base / f"lexicon-{lang}-{digest[:24]}-{__version__}-{code}.pickle"
+
+
+def _read_cache(path: Path) -> "Lexicon | None":
+    try:
+        with path.open("rb") as fh:
+            lexicon = pickle.load(fh)  # noqa: S301 - our own cache file, in the user's private cache folder
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        return None
+    return lexicon if isinstance(lexicon, Lexicon) else None
+
+
+def _write_cache(path: Path, lexicon: "Lexicon") -> None:
+    """Keep a validated lexicon so the next start skips parsing and validating (a read-only
+    home simply means no cache)."""
+    try:
+        from assistant.files import make_private_dir
+
+        make_private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(lexicon, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass
