@@ -10,8 +10,9 @@ stay fast: the checker's spaCy and meaning-model imports happen only when a chec
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from assistant.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 __all__ = ["Checker", "CallassistError", "Finding", "VIOLATION_CATEGORIES", "CUE_CATEGORIES", "__version__"]
@@ -30,13 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'assistant' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("assistant", _LAZY, globals())
 
 
 def __dir__() -> list[str]:

