@@ -71,8 +71,10 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
     Example: callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
     """
     from assistant.archive.importer import import_transcript, load_case
+    from assistant.asr.scripted import load_transcript
 
     case = load_case(case_file) if case_file else None
+    load_transcript(transcript)  # a bad transcript is refused before an archive is created or opened
     store = _open(ctx)
     with click.progressbar(length=1, label="checking", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
