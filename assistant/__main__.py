@@ -1,4 +1,21 @@
-"""``python -m assistant`` runs the CLI."""
-from assistant.cli import main
+"""``python -m assistant`` and the ``callassist`` console script.
 
-main()
+The CLI is imported inside :func:`run`, so a Ctrl-C while it loads is a quiet exit 130
+rather than a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def run() -> None:
+    """Entry point: import the CLI and run it; Ctrl-C at any moment exits quietly with 130."""
+    try:
+        from assistant.cli import main
+    except KeyboardInterrupt:
+        sys.exit(130)
+    main()
+
+
+if __name__ == "__main__":
+    run()
