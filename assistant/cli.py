@@ -124,7 +124,9 @@ def _dump(obj: dict) -> str:
 def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
     """Check utterances (JSON Lines) and add `findings` to each line.
 
-    One output line per input line, in the same order. Example:
+    One output line per input line, in the same order. A timed transcript's header
+    language is the call's (unless a line or --lang says otherwise); a line marked
+    `"partial": true` gets the rule layer only, its findings provisional. Example:
 
         echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
     """
@@ -151,16 +153,20 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
         shown["findings"] = []
         out.write((_dump(shown) if fmt == "jsonl" else f"{line_no:>4} ERROR {safe(message)}") + "\n")
 
+    call_lang: str | None = None  # a transcript header's language: the call's, over per-line detection
     for rec in read_records(_open_input(file), max_chars=max_chars):
         if isinstance(rec, CallHeader):
+            header = rec.obj.get("call")
+            call_lang = header.get("lang") if isinstance(header, dict) and header.get("lang") in ("zh", "en") else None
             out.write((_dump(rec.obj) if fmt == "jsonl" else f"{rec.line_no:>4} call {safe(str(rec.obj['call']))}") + "\n")
             continue
         if isinstance(rec, BadLine):
             report_bad(rec.line_no, rec.message, rec.obj)
             continue
         try:
-            use_lang = checker.resolve_lang(rec.text, rec.lang)
-            findings = checker.check(rec.text, rec.speaker, lang=use_lang)
+            use_lang = checker.resolve_lang(rec.text, rec.lang or (call_lang if lang == "auto" else None))
+            partial = rec.obj.get("partial") is True  # a partial hypothesis: rules only, provisional
+            findings = checker.check(rec.text, rec.speaker, lang=use_lang, final=not partial)
         except CallassistError as exc:
             report_bad(rec.line_no, exc.message, rec.obj)
             continue

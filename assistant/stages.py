@@ -27,6 +27,8 @@ class StageRules:
 
     markers: dict[str, dict[str, tuple[re.Pattern[str], ...]]]
     cue_stage: dict[str, str]
+    titles: dict[str, tuple[str, ...]] = ()  # type: ignore[assignment]
+    self_intro: dict[str, tuple[re.Pattern[str], ...]] = ()  # type: ignore[assignment]
 
 
 def load_stage_rules(root: Path | None = None) -> StageRules:
@@ -50,7 +52,9 @@ def load_stage_rules(root: Path | None = None) -> StageRules:
         unknown = set(stages) - set(STAGES)
         if unknown:
             raise ScriptError(f"{path}: unknown stage(s) {sorted(unknown)} for {lang}")
-    return StageRules(markers, dict(data.get("cue_stage") or {}))
+    titles = {lang: tuple(norm(t).text for t in words) for lang, words in (data.get("titles") or {}).items()}
+    self_intro = {lang: tuple(pattern(m) for m in words if m.strip()) for lang, words in (data.get("self_intro") or {}).items()}
+    return StageRules(markers, dict(data.get("cue_stage") or {}), titles, self_intro)
 
 
 class StageTracker:
@@ -74,6 +78,9 @@ class StageTracker:
                 if m:
                     hits[stage] = m.group()
                     break
+        if "escalation" in hits and hits["escalation"] in (self.rules.titles or {}).get(self.lang, ()) and \
+                any(p.search(t) for p in (self.rules.self_intro or {}).get(self.lang, ())):
+            del hits["escalation"]  # "我是催收专员…", "an account specialist": a title in a self-introduction
         if "escalation" in hits and self.stage != "escalation":
             return "escalation", f"agent said «{hits['escalation']}»"
         if self.stage == "escalation":  # from an escalation only an agreement or the end moves on

@@ -108,3 +108,21 @@ def test_rules_lint_list_and_test_commands():
         proc = run(args, b"")
         assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
         assert words in proc.stdout.decode()
+
+
+def test_the_transcript_header_language_wins_over_per_line_detection():
+    """Recogniser gibberish in Latin letters on a Mandarin call is checked as Mandarin."""
+    rows = [{"call": {"id": "k", "lang": "zh"}}, {"speaker": "agent", "text": "we go home now ok"},
+            {"speaker": "agent", "text": "you are going to jail", "lang": "en"}]
+    proc = run(["check", "--no-meaning", "-"], jl(*rows))
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [o.get("lang") for o in out[1:]] == ["zh", "en"]  # a line's own lang still wins
+    assert run(["check", "--no-meaning", "--lang", "en", "-"], jl(*rows[:2])).stdout.decode().splitlines()[1].count('"lang": "en"') == 1
+
+
+def test_a_partial_line_gets_the_rules_only_and_provisional_findings():
+    rows = [{"partial": True, "speaker": "agent", "start": 1.0, "text": "不还钱就等着坐牢"}, {"speaker": "agent", "text": "不还钱就等着坐牢"}]
+    proc = run(["check", "-"], jl(*rows))
+    partial, final = (json.loads(line)["findings"] for line in proc.stdout.decode().splitlines())
+    assert partial and all(f["provisional"] and f["source"] == "rule" for f in partial)
+    assert final and not any(f.get("provisional") for f in final)
