@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
+from assistant.constants import MAX_CHARS
 from assistant.errors import TextTooLongError, UnknownLanguageError
 from assistant.events import Finding
 from assistant.rules.engine import Candidate, RuleEngine
@@ -19,7 +20,6 @@ from assistant.rules.meaning import MeaningLayer, load_meaning_layer
 from assistant.text import detect_language
 
 SPEAKERS = ("agent", "customer")
-MAX_CHARS = 10_000
 
 
 class Checker:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import CallassistError, InternalError
 from assistant.screen import safe
 
 if TYPE_CHECKING:
     from assistant.events import Finding
 
-DEFAULT_MAX_CHARS = 10_000  # the checker's and the JSON Lines reader's default limit
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 3
 
@@ -101,13 +101,9 @@ _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 def _dump(obj: dict) -> str:
     """One output JSON line. Characters that some readers take for line ends (U+2028, U+2029,
-    NEL) are escaped, so one input line stays one output line; text that cannot be encoded
-    (lone surrogates) is escaped too, never fatal."""
-    try:
-        text = json.dumps(obj, ensure_ascii=False)
-        text.encode("utf-8")
-    except (UnicodeEncodeError, ValueError):
-        return json.dumps(obj, ensure_ascii=True)
+    NEL) are escaped, so one input line stays one output line (lone surrogates never get
+    this far: the reader refuses them)."""
+    text = json.dumps(obj, ensure_ascii=False)
     for raw, escaped in _LINE_BREAKS.items():
         if raw in text:
             text = text.replace(raw, escaped)
@@ -120,7 +116,7 @@ def _dump(obj: dict) -> str:
 @click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True, help="Language of lines without a `lang` field.")
 @click.option("--skip-bad", is_flag=True, help="Report bad lines (with an `error` field in the output) and go on.")
 @click.option("--no-meaning", is_flag=True, help="Rules only: skip the sentence classifier.")
-@click.option("--max-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_CHARS, show_default=True, help="Longest `text` accepted.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=MAX_CHARS, show_default=True, help="Longest `text` accepted.")
 def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
     """Check utterances (JSON Lines) and add `findings` to each line.
 
@@ -225,9 +221,6 @@ def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool) -> 
 @cli.group()
 def rules() -> None:
     """Lint, list, test and train the rules in lexicons/."""
-
-
-LANGUAGES = ("zh", "en")
 
 
 def _langs(lang: str) -> tuple[str, ...]:

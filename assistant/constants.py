@@ -5,3 +5,4 @@ LANGUAGES: tuple[str, ...] = ("zh", "en")
 SPEAKERS: tuple[str, ...] = ("agent", "customer")
 TARGET_RATE = 16_000  # Hz: what every audio source delivers to the recognisers
 FORMATS: tuple[str, ...] = ("jsonl", "text", "srt")  # transcript output formats
+MAX_CHARS = 10_000  # the longest utterance `check` and the checker accept by default

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from assistant.errors import CallassistError
+from assistant.values import finite
 
 GROUP_ENV = "CALLASSIST_GROUP_ACCESS"
 PACKAGE = Path(__file__).resolve().parent
@@ -45,7 +46,7 @@ def _plain(value: Any, where: str, error: type[CallassistError]) -> Any:
     """A YAML value as plain JSON data: dates become ISO text, keys text; anything else refused."""
     if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
         return value.isoformat()
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not finite(value):
         raise error(f"{where}: {value!r} is not a usable number")
     if value is None or isinstance(value, (str, int, float, bool)):
         return value

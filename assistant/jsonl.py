@@ -1,16 +1,15 @@
 """Read JSON Lines utterances for ``check``/``eval`` with a clear error for every bad line."""
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from assistant.errors import CallassistError
-from assistant.constants import LANGUAGES
+from assistant.constants import LANGUAGES, MAX_CHARS
+from assistant.values import near_miss
 
-DEFAULT_MAX_CHARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,9 @@ def json_objects(path: str | Path, error: type[CallassistError]) -> Iterator[tup
             raise error(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
         except (ValueError, RecursionError) as exc:
             raise error(f"{path}:{no}: unusable JSON ({_json_trouble(exc)})") from exc
+        lone = _unpaired_surrogate(obj)
+        if lone is not None:
+            raise error(f"{path}:{no}: holds an unpaired surrogate {lone}: not valid Unicode text (was the file written as UTF-8?)")
         if not isinstance(obj, dict):
             raise error(f"{path}:{no}: expected a JSON object, got {type(obj).__name__}")
         yield no, obj
@@ -96,16 +98,16 @@ KNOWN_KEYS = ("text", "speaker", "lang", "id", "start", "end", "words", "conf", 
 def _near_miss(obj: dict[str, Any]) -> str | None:
     """A key that is a typo of a known one (``speeker``) would silently change the check."""
     for key in obj:
-        if key in KNOWN_KEYS or not isinstance(key, str):
+        if key in KNOWN_KEYS:
             continue
-        near = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.75)
-        if near and near[0] not in obj:
-            return f"unknown key {key!r}: did you mean {near[0]!r}?"
+        near = near_miss(key, KNOWN_KEYS)
+        if near and near not in obj:
+            return f"unknown key {key!r}: did you mean {near!r}?"
     return None
 
 
 def read_records(
-    stream: BinaryIO, max_chars: int = DEFAULT_MAX_CHARS, default_lang: str | None = None
+    stream: BinaryIO, max_chars: int = MAX_CHARS, default_lang: str | None = None
 ) -> Iterator[Record | CallHeader | BadLine]:
     """Yield a :class:`Record`, :class:`CallHeader` or :class:`BadLine` per line, in order."""
     for no, raw in _lines(stream):

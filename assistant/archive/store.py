@@ -7,7 +7,6 @@ calls at once; SQLite serialises the short transactions.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import sqlite3
@@ -26,6 +25,7 @@ from assistant.archive.search import index_terms
 from assistant.errors import CallassistError, InputValidationError
 from assistant.files import touch_private, write_private_text
 from assistant.events import Finding, Utterance
+from assistant.values import finite, parse_time, span_problem
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -100,21 +100,6 @@ def head_path(path: Path) -> Path:
     return path.with_name(path.name + HEAD_SUFFIX)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 date or time as a datetime (naive ones are taken as UTC); None if unparsable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def check_utterance(utt: Utterance) -> None:
     """Refuse an utterance that would poison the archive (non-finite or reversed times, bad words)."""
     where = f"utterance {utt.seq}"
@@ -122,17 +107,15 @@ def check_utterance(utt: Utterance) -> None:
         raise InputValidationError(f"{where}: `seq` must be a whole number")
     if utt.speaker not in ("agent", "customer"):
         raise InputValidationError(f"{where}: speaker {utt.speaker!r} is not agent or customer")
-    if not (_finite(utt.start) and _finite(utt.end)):
-        raise InputValidationError(f"{where}: start and end must be finite numbers of seconds (got {utt.start!r}, {utt.end!r})")
-    if utt.start < 0 or utt.end < utt.start:
-        raise InputValidationError(f"{where}: start {utt.start} and end {utt.end} are not 0 ≤ start ≤ end")
+    problem = span_problem(utt.start, utt.end)
+    if problem:
+        raise InputValidationError(f"{where}: {problem}")
     if not isinstance(utt.text, str):
         raise InputValidationError(f"{where}: text must be a string")
     for k, w in enumerate(utt.words):
-        if not isinstance(w.w, str) or not (_finite(w.start) and _finite(w.end) and _finite(w.conf)):
-            raise InputValidationError(f"{where}, word {k + 1}: a word needs text and finite start, end and confidence")
-        if w.start < 0 or w.end < w.start:
-            raise InputValidationError(f"{where}, word {k + 1}: start {w.start} and end {w.end} are not 0 ≤ start ≤ end")
+        problem = span_problem(w.start, w.end) or (None if isinstance(w.w, str) and finite(w.conf) else "a word needs text and a confidence")
+        if problem:
+            raise InputValidationError(f"{where}, word {k + 1}: {problem}")
 
 
 class Archive:
@@ -484,7 +467,7 @@ class Archive:
 
     def add_finding(self, call_id: str, utterance_seq: int, finding: Finding, rule_version: int = 1) -> int:
         """Record a finding of an utterance; returns its chain position."""
-        if not _finite(finding.score) or not isinstance(finding.start, int) or not isinstance(finding.end, int):
+        if not finite(finding.score) or not isinstance(finding.start, int) or not isinstance(finding.end, int):
             raise InputValidationError(f"finding {finding.rule_id}: span and score must be numbers")
         with self.transaction():
             self._need_open(call_id)
@@ -507,7 +490,7 @@ class Archive:
     def add_audio(self, call_id: str, path: str | Path, *, sha256: str, duration: float, sample_rate: int, channels: int) -> int:
         """Record the call's audio file with its SHA-256."""
         p = Path(path)
-        if not _finite(duration) or duration < 0:
+        if not finite(duration) or duration < 0:
             raise InputValidationError(f"{p}: audio duration {duration!r} is not a finite number of seconds")
         with self.transaction():
             self._need_open(call_id)

@@ -2,9 +2,6 @@
 without a speech model (like httpx's MockTransport)."""
 from __future__ import annotations
 
-import difflib
-import math
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +9,7 @@ from assistant.asr.base import AsrResult
 from assistant.errors import CallassistError
 from assistant.events import AudioChunk, Utterance, Word
 from assistant.jsonl import json_objects
+from assistant.values import finite, near_miss, parse_time, span_problem
 
 
 class TranscriptError(CallassistError):
@@ -26,29 +24,21 @@ HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "chan
 WORD_KEYS = ("w", "start", "end", "conf")
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _keys(obj: dict, known: tuple[str, ...], where: str, warnings: list[str] | None) -> None:
     """Unknown keys: an error when one is a near miss of a known key (``speeker``), else a warning."""
     for key in obj:
         if key in known:
             continue
-        near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        near = near_miss(key, known)
         if near:
-            raise TranscriptError(f"{where}: unknown key {key!r}: did you mean {near[0]!r}?")
+            raise TranscriptError(f"{where}: unknown key {key!r}: did you mean {near!r}?")
         if warnings is not None:
             warnings.append(f"{where}: unknown key {key!r} ignored")
 
 
 def _check_text(value: Any, where: str, what: str = "text") -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # (lone surrogates are refused by json_objects already)
         raise TranscriptError(f"{where}: `{what}` must be a string")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise TranscriptError(f"{where}: `{what}` holds an unpaired surrogate ({value[exc.start]!r} at {exc.start}): the file was not written as UTF-8 text") from exc
     return value
 
 
@@ -60,13 +50,12 @@ def _check_row(row: dict, where: str, warnings: list[str] | None) -> None:
         raise TranscriptError(f"{where}: missing {', '.join(missing)}")
     if row["speaker"] not in ("agent", "customer"):
         raise TranscriptError(f"{where}: unknown speaker {row['speaker']!r} (use agent or customer)")
-    if not (_number(row["start"]) and _number(row["end"])):
-        raise TranscriptError(f"{where}: start and end must be finite numbers of seconds (got {row['start']!r}, {row['end']!r})")
-    if row["start"] < 0 or row["end"] < row["start"]:
-        raise TranscriptError(f"{where}: start {row['start']} is after end {row['end']} (or negative): times must satisfy 0 ≤ start ≤ end")
+    problem = span_problem(row["start"], row["end"])
+    if problem:
+        raise TranscriptError(f"{where}: {problem}")
     if not _check_text(row["text"], where).strip():
         raise TranscriptError(f"{where}: empty `text`")
-    if "conf" in row and not (_number(row["conf"]) and 0 <= row["conf"] <= 1):
+    if "conf" in row and not (finite(row["conf"]) and 0 <= row["conf"] <= 1):
         raise TranscriptError(f"{where}: `conf` must be a number from 0 to 1")
     words = row.get("words")
     if words is None:
@@ -79,9 +68,10 @@ def _check_row(row: dict, where: str, warnings: list[str] | None) -> None:
             raise TranscriptError(f"{at}: a word is an object {{w, start, end, conf}}")
         _keys(word, WORD_KEYS, at, warnings)
         _check_text(word.get("w"), at, "w")
-        if not (_number(word.get("start")) and _number(word.get("end"))) or not 0 <= word["start"] <= word["end"]:
-            raise TranscriptError(f"{at}: start and end must be finite numbers with 0 ≤ start ≤ end")
-        if "conf" in word and not (_number(word["conf"]) and 0 <= word["conf"] <= 1):
+        problem = span_problem(word.get("start"), word.get("end"))
+        if problem:
+            raise TranscriptError(f"{at}: {problem}")
+        if "conf" in word and not (finite(word["conf"]) and 0 <= word["conf"] <= 1):
             raise TranscriptError(f"{at}: `conf` must be a number from 0 to 1")
 
 
@@ -92,18 +82,11 @@ def _check_header(meta: Any, where: str, warnings: list[str] | None) -> dict:
     for key in ("id", "agent_id", "agent_name", "direction", "case_id", "audio", "audio_sha256"):
         if key in meta and meta[key] is not None and not isinstance(meta[key], (str, int)):
             raise TranscriptError(f"{where}: `{key}` must be text")
-        if isinstance(meta.get(key), str):
-            _check_text(meta[key], where, key)
     if meta.get("lang") not in (None, "zh", "en", "auto"):
         raise TranscriptError(f"{where}: unknown language {meta['lang']!r} (use zh or en)")
     started = meta.get("started_at")
-    if started is not None:
-        try:
-            ok = isinstance(started, str) and datetime.fromisoformat(started.replace("Z", "+00:00")) is not None
-        except ValueError:
-            ok = False
-        if not ok:
-            raise TranscriptError(f"{where}: started_at {started!r} is not an ISO 8601 date and time (e.g. 2026-11-20T14:05:00+08:00)")
+    if started is not None and parse_time(started) is None:
+        raise TranscriptError(f"{where}: started_at {started!r} is not an ISO 8601 date and time (e.g. 2026-11-20T14:05:00+08:00)")
     return dict(meta)
 
 

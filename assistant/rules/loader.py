@@ -12,11 +12,11 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
+from assistant.constants import LANGUAGES
 from assistant.errors import RuleFileError, UnknownLanguageError
 from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
 
-LANGUAGES: tuple[str, ...] = ("zh", "en")
 LEXICON_ENV = "CALLASSIST_LEXICONS"
 
 
