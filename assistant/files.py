@@ -142,6 +142,24 @@ def write_private_text(path: Path, text: str) -> None:
     os.chmod(path, file_mode)
 
 
+def replace_private(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Write ``path`` whole or not at all: a private temporary file beside it, then a rename
+    (``durable``: synced to disk first). A reader never sees half a file."""
+    file_mode, _ = private_modes()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 # ---- the user's cache ----------------------------------------------------------------------
 def cache_dir() -> Path:
     """The user's cache folder for callassist (``$XDG_CACHE_HOME/callassist``)."""
@@ -160,17 +178,18 @@ def read_cached(path: Path, kind: type) -> Any:
     return value if isinstance(value, kind) else None
 
 
-def write_cached(path: Path, value: Any) -> None:
+def write_cached(path: Path, value: Any, family: str = "") -> None:
     """Keep a derived object (parsed, validated) for the next start; a read-only home just
-    means no cache."""
+    means no cache. Other files of the same ``family`` (name prefix) are outdated versions
+    of it and are removed, so the cache does not grow with every upgrade."""
     import pickle
 
     try:
         make_private_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        replace_private(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        for old in path.parent.glob(f"{family}*") if family else ():
+            if old != path and old.is_file():
+                old.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass
 

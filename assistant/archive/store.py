@@ -23,7 +23,7 @@ from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
 from assistant.errors import CallassistError, InputValidationError
-from assistant.files import touch_private, write_private_text
+from assistant.files import replace_private, touch_private
 from assistant.events import Finding, Utterance
 from assistant.values import finite, parse_time, span_problem
 
@@ -333,14 +333,9 @@ class Archive:
             record = {"format": HEAD_FORMAT, "archive_id": archive_id, "pos": pos, "hash": digest,
                       "mac": chain.head_mac(self.key, archive_id, pos, digest)}
             target = head_path(self.path)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             try:
-                write_private_text(tmp, json.dumps(record, indent=1) + "\n")
-                with tmp.open("rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
+                replace_private(target, (json.dumps(record, indent=1) + "\n").encode("utf-8"), durable=True)
             except OSError as exc:
-                tmp.unlink(missing_ok=True)
                 raise ArchiveError(f"cannot write the archive head {target} ({exc.strerror or exc}): the folder must be writable") from exc
 
     # ---- appending ------------------------------------------------------------------------

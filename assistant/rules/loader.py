@@ -376,7 +376,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
 
     gates = {rx: required_literals(rx) for rule in rules for rx in rule.patterns.regex}
     lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates)
-    write_cached(cached, lexicon)
+    write_cached(cached, lexicon, family=f"lexicon-{lang}-")
     return lexicon
 
 
