@@ -98,13 +98,15 @@ class _Masker:
                     "agent_name": self.withhold(row["agent_name"], "names"), "case_snapshot": self.case(row["case_snapshot"]),
                     "source": self.withhold(row["source"], "file names"), "writer": self.withhold(row["writer"], "hosts")}
         if table == "utterances":
+            text = str(row["text"])
+            found = self.redactor.spans(text)  # once, for the text and its words alike
             words = json_or(row["words"])
             words = words if isinstance(words, list) else []
-            masked_words, spans, hit = self.redactor.words(str(row["text"]), [w for w in words if isinstance(w, dict)], self.counts)
-            self.audio_spans += spans
+            masked_words, audio, hit = self.redactor.words(text, [w for w in words if isinstance(w, dict)], self.counts, found)
+            self.audio_spans += audio
             if hit and not words:
                 self.unaligned.append((int(row["seq"]), float(row["start"]), float(row["end"])))
-            return {"text": self.text(row["text"]), "words": chain.canonical(masked_words)}
+            return {"text": self.redactor.mask(text, self.counts, found), "words": chain.canonical(masked_words)}
         if table == "findings":
             return {"matched": self.text(row["matched"])}
         if table == "suggestions":

@@ -103,11 +103,12 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
             progress(utt.seq, len(utterances))
     with archive.transaction():
         status = archive.status(cid)
+        existing = archive.records(cid) if status is not None else []
         skip = 0
         if status is not None:
             if status == "interrupted" and resume:
                 skip = archive.reopen(cid, f"import resumed from {path.name} by callassist {__version__}")
-                recorded = [r for t, r in archive.records(cid) if t == "utterances"]
+                recorded = [r for t, r in existing if t == "utterances"]
                 for row, (utt, _) in zip(recorded, judged):
                     if row["seq"] != utt.seq or row["text"] != utt.text:
                         raise InputValidationError(f"call {cid}: utterance {row['seq']} in the archive differs from line {utt.seq} of {path.name}: "
@@ -125,7 +126,7 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
                                direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=use_lang,
                                channel_map=channels, asr_model=str(meta.get("model", "reference transcript")),
                                ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(use_lang), source=str(path))
-        if audio is not None and audio_info is not None and not any(t == "audio_files" for t, _ in archive.records(cid)):
+        if audio is not None and audio_info is not None and not any(t == "audio_files" for t, _ in existing):
             archive.add_audio(cid, Path(audio), sha256=digest, duration=audio_info.duration, sample_rate=audio_info.sample_rate,
                               channels=audio_info.channels)
         for utt, findings in judged[skip:]:

@@ -145,10 +145,11 @@ class Redactor:
             merged.append(span)
         return merged
 
-    def mask(self, text: str, counts: Counter | None = None) -> str:
-        """``text`` with every span replaced by ``[LABEL]``; ``counts`` tallies the labels."""
+    def mask(self, text: str, counts: Counter | None = None, spans: list[Span] | None = None) -> str:
+        """``text`` with every span replaced by ``[LABEL]``; ``counts`` tallies the labels.
+        ``spans``: the text's :meth:`spans` when the caller has them already."""
         out, pos = [], 0
-        for span in self.spans(text):
+        for span in self.spans(text) if spans is None else spans:
             out.append(text[pos : span.start])
             out.append(f"[{span.label}]")
             pos = span.end
@@ -157,7 +158,8 @@ class Redactor:
         out.append(text[pos:])
         return "".join(out)
 
-    def words(self, text: str, words: list[dict[str, Any]], counts: Counter | None = None) -> tuple[list[dict[str, Any]], list[tuple[float, float]], bool]:
+    def words(self, text: str, words: list[dict[str, Any]], counts: Counter | None = None,
+              spans: list[Span] | None = None) -> tuple[list[dict[str, Any]], list[tuple[float, float]], bool]:
         """Mask a word list (``{w, start, end, conf}``) consistently with its utterance's text.
 
         A word is masked when it is part of an item found in the joined words, or lies under
@@ -165,7 +167,7 @@ class Redactor:
         item, every word is masked. Returns the words, the audio spans to silence, and
         whether the text held an item at all.
         """
-        text_spans = self.spans(text)
+        text_spans = self.spans(text) if spans is None else spans
         if not words:
             return [], [], bool(text_spans)
         joined, owner = "", []

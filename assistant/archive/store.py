@@ -61,11 +61,17 @@ def key_from_env() -> bytes | None:
 
 
 CALL_EVENTS = ("sealed", "interrupted", "reopened", "reviewed", "held", "unheld", "purged")  # log events about a call's chain
+END_EVENTS = ("sealed", "interrupted", "reopened")  # the call events that end a call, or reopen it
+
+
+def status_after(last_end_event: str | None) -> str:
+    """A call's status from the last of its END_EVENTS (None: it has none)."""
+    return "open" if last_end_event in (None, "reopened") else str(last_end_event)
 
 
 def case_record(conn: sqlite3.Connection, case_id: str) -> str:
-    """The stored row of a case (less its update time) as canonical JSON: what the log vouches for."""
-    conn.row_factory = sqlite3.Row
+    """The stored row of a case (less its update time) as canonical JSON: what the log vouches
+    for (``conn`` returns ``sqlite3.Row`` rows, as the archive's does)."""
     row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
     if row is None:
         return ""
@@ -392,9 +398,10 @@ class Archive:
             purged = self.conn.execute(f"SELECT 1 FROM [{ARCHIVE_LOG}] WHERE target_call = ? AND event = 'purged' LIMIT 1", (call_id,)).fetchone()
             return "purged" if purged else None
         row = self.conn.execute(
-            "SELECT event FROM call_events WHERE call_id = ? AND event IN ('sealed', 'interrupted', 'reopened') ORDER BY pos DESC LIMIT 1", (call_id,)
+            f"SELECT event FROM call_events WHERE call_id = ? AND event IN ({', '.join('?' for _ in END_EVENTS)}) ORDER BY pos DESC LIMIT 1",
+            (call_id, *END_EVENTS),
         ).fetchone()
-        return "open" if row is None or row["event"] == "reopened" else str(row["event"])
+        return status_after(row["event"] if row else None)
 
     def _need_open(self, call_id: str) -> None:
         status = self.status(call_id)

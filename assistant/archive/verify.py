@@ -22,9 +22,7 @@ from typing import Any, Iterable, Mapping
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, SPECS
 from assistant.archive.search import index_terms
-from assistant.archive.store import CALL_EVENTS, HEAD_FORMAT, Archive, ArchiveError, case_record, head_path
-
-ENDS = ("sealed", "interrupted", "reopened")
+from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, ArchiveError, case_record, head_path, status_after
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ def vouching(call_id: str, rows: list[tuple[str, Mapping[str, Any]]], entries: l
             problems.append(Problem(call_id, count - 1, "deleted", f"the archive log vouches for a {entry['event']} record that is gone or changed"))
         else:
             top = max(top, record["pos"])
-    marks = [(r["pos"], r["event"]) for t, r in rows if t == "call_events" and r["event"] in ENDS]
+    marks = [(r["pos"], r["event"]) for t, r in rows if t == "call_events" and r["event"] in END_EVENTS]
     if marks and marks[-1][1] == "reopened":
         if marks[-1][0] > top:
             problems.append(Problem(call_id, marks[-1][0], "inserted", "the call was reopened, but the archive log does not vouch for it"))
@@ -144,8 +142,7 @@ def vouching(call_id: str, rows: list[tuple[str, Mapping[str, Any]]], entries: l
         for table, r in rows:
             if r["pos"] > top:
                 problems.append(Problem(call_id, r["pos"], "inserted", f"{SPECS[table][0]} record after the call's end that the archive log does not vouch for"))
-    derived = "open" if not marks or marks[-1][1] == "reopened" else str(marks[-1][1])
-    return problems, derived
+    return problems, status_after(marks[-1][1] if marks else None)
 
 
 def _check_head(archive: Archive, log_rows: list[tuple[str, Any]], key: bytes | None, signed: bool, path: Path | None) -> list[Problem]:

@@ -91,12 +91,7 @@ class ContextRules:
 
     def _clause_start(self, text: str, pos: int, bounds: Bounds | None = None) -> int:
         """Start of the punctuation-delimited clause containing ``pos``."""
-        if bounds is None:
-            for k in range(pos - 1, -1, -1):
-                if text[k] in self.clause_chars:
-                    return k + 1
-            return 0
-        return bounds.clause_start(pos)
+        return (bounds or self.bounds(text)).clause_start(pos)
 
     def is_negated(self, text: str, start: int, bounds: Bounds | None = None) -> bool:
         """True when a negator in the same clause governs the match starting at ``start``.
@@ -157,7 +152,8 @@ class ContextRules:
         """Whole-utterance context signals for the meaning layer, which cannot see negation
         well on its own: a live negator (not an exception, not inside a condition), a
         reported-speech frame, a conditional."""
-        negated = float(self.negators is not None and any(self._live(text, m.start()) for m in self.negators.finditer(text)))
+        bounds = self.bounds(text)
+        negated = float(self.negators is not None and any(self._live(text, m.start(), bounds) for m in self.negators.finditer(text)))
         quoted = 1.0 if self.frames is not None and self.frames.search(text) else 0.0
         conditional = 1.0 if self.conditionals is not None and self.conditionals.search(text) else 0.0
         return negated, quoted, conditional

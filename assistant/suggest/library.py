@@ -10,6 +10,7 @@ import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -144,6 +145,12 @@ class _LimitedSandbox(SandboxedEnvironment):
             raise TemplateLimitError(f"rendering took longer than {MAX_SECONDS} s")
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Any:
+    """A template compiled once per process (a live session renders lines again and again)."""
+    return _ENV.from_string(source)
+
+
 def _short_range(*args: int) -> range:
     items = range(*args)
     if len(items) > MAX_ITEMS:
@@ -254,7 +261,7 @@ def render(line: ScriptLine, case: Mapping[str, Any]) -> str:
     try:
         out: list[str] = []
         size = 0
-        for piece in _ENV.from_string(line.template).generate({v: case[v] for v in line.variables}):
+        for piece in _compiled(line.template).generate({v: case[v] for v in line.variables}):
             size += len(piece)
             if size > MAX_OUTPUT:
                 raise TemplateLimitError(f"the output exceeds {MAX_OUTPUT} characters")
