@@ -70,19 +70,17 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
 
     Example: callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
     """
-    from assistant.archive.importer import import_transcript, load_case
-    from assistant.asr.scripted import load_transcript
+    from assistant.archive.importer import load_case, prepare_import, record_import
 
     case = load_case(case_file) if case_file else None
-    load_transcript(transcript)  # a bad transcript is refused before an archive is created or opened
-    store = _open(ctx)
     with click.progressbar(length=1, label="checking", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(1)
 
-        result = import_transcript(store, transcript, audio=audio, case=case, call_id=call_id, agent_id=agent_id, lang=lang,
-                                   progress=progress, resume=resume)
+        prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, progress=progress)
+    store = _open(ctx)  # only once everything checked out: a bad input never creates an archive
+    result = record_import(store, prepared, case=case, agent_id=agent_id, resume=resume)
     for warning in result.warnings[:20]:
         click.echo(f"warning: {safe(warning)}", err=True)
     if len(result.warnings) > 20:

@@ -63,10 +63,26 @@ def _check_language(lang: str, rows: list[dict], source: str) -> None:
                                    f"check --lang (or the header's `lang`); the call was not recorded")
 
 
-def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | Path | None = None, case: dict[str, Any] | None = None,
-                      call_id: str | None = None, agent_id: str = "", lang: str | None = None, checker: Any = None,
-                      progress: Callable[[int, int], None] | None = None, resume: bool = False) -> ImportResult:
-    """Check and archive every line of a timed transcript, then seal the call (all or nothing)."""
+@dataclass
+class PreparedCall:
+    """A transcript read, validated and checked, ready to be recorded (nothing written yet)."""
+
+    path: Path
+    call_id: str
+    lang: str
+    meta: dict[str, Any]
+    judged: list[tuple[Any, list[Any]]]  # (utterance, its findings), in order
+    rule_versions: dict[str, int]
+    warnings: list[str]
+    audio: Path | None = None
+    audio_info: Any = None
+    audio_sha256: str = ""
+
+
+def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, call_id: str | None = None, lang: str | None = None,
+                   checker: Any = None, progress: Callable[[int, int], None] | None = None) -> PreparedCall:
+    """Everything that can go wrong before the archive is touched: read and validate the
+    transcript, check its language and the audio against it, and check every line."""
     from assistant.audio.wav import wav_info
     from assistant.checker import Checker
 
@@ -80,27 +96,31 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
     else:
         _check_language(use_lang, rows, str(path))
     cid = call_id or str(meta.get("id") or path.stem)
-    audio_info = None
+    prepared = PreparedCall(path, cid, use_lang, meta, [], {r.id: r.version for r in checker.lexicon(use_lang).rules}, warnings)
     if audio is not None:
         apath = Path(audio)
-        audio_info = wav_info(apath)
+        info = wav_info(apath)
         last = max(float(r["end"]) for r in rows)
-        if last > audio_info.duration + AUDIO_SLACK:
-            raise InputValidationError(f"{path} runs to {last:.1f} s but {apath.name} lasts {audio_info.duration:.1f} s: "
+        if last > info.duration + AUDIO_SLACK:
+            raise InputValidationError(f"{path} runs to {last:.1f} s but {apath.name} lasts {info.duration:.1f} s: "
                                        "is this the recording of this call? nothing was recorded")
-        expected = meta.get("audio_sha256")
         digest = file_digest(apath)
-        if expected and expected != digest:
+        if meta.get("audio_sha256") and meta["audio_sha256"] != digest:
             raise InputValidationError(f"{apath.name} is not the recording the transcript names (its SHA-256 differs): nothing was recorded")
-    channels = meta.get("channels") or meta.get("channel_map") or {}
-    result = ImportResult(cid, warnings=warnings)
-    rule_versions = {r.id: r.version for r in checker.lexicon(use_lang).rules}
+        prepared.audio, prepared.audio_info, prepared.audio_sha256 = apath, info, digest
     utterances = transcript_utterances(cid, rows)
-    judged = []  # check every line first: a checker failure must not leave half a call behind
-    for utt in utterances:
-        judged.append((utt, checker.check(utt.text, utt.speaker, lang=use_lang)))
+    for utt in utterances:  # check every line first: a checker failure must not leave half a call behind
+        prepared.judged.append((utt, checker.check(utt.text, utt.speaker, lang=use_lang)))
         if progress:
             progress(utt.seq, len(utterances))
+    return prepared
+
+
+def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, Any] | None = None, agent_id: str = "",
+                  resume: bool = False) -> ImportResult:
+    """Write a prepared call to the archive in one transaction and seal it (all or nothing)."""
+    cid, meta, judged, path = prepared.call_id, prepared.meta, prepared.judged, prepared.path
+    result = ImportResult(cid, warnings=prepared.warnings)
     with archive.transaction():
         status = archive.status(cid)
         existing = archive.records(cid) if status is not None else []
@@ -123,17 +143,26 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
                 raise ArchiveError(f"call {cid!r} is already in the archive ({status}); choose another --call-id")
         else:
             archive.start_call(cid, case=case, agent_id=agent_id or str(meta.get("agent_id", "")), agent_name=str(meta.get("agent_name", "")),
-                               direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=use_lang,
-                               channel_map=channels, asr_model=str(meta.get("model", "reference transcript")),
-                               ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(use_lang), source=str(path))
-        if audio is not None and audio_info is not None and not any(t == "audio_files" for t, _ in existing):
-            archive.add_audio(cid, Path(audio), sha256=digest, duration=audio_info.duration, sample_rate=audio_info.sample_rate,
-                              channels=audio_info.channels)
+                               direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=prepared.lang,
+                               channel_map=meta.get("channels") or meta.get("channel_map") or {}, asr_model=str(meta.get("model", "reference transcript")),
+                               ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(prepared.lang), source=str(path))
+        if prepared.audio is not None and not any(t == "audio_files" for t, _ in existing):
+            info = prepared.audio_info
+            archive.add_audio(cid, prepared.audio, sha256=prepared.audio_sha256, duration=info.duration, sample_rate=info.sample_rate,
+                              channels=info.channels)
         for utt, findings in judged[skip:]:
             archive.add_utterance(cid, utt)
             for finding in findings:
-                archive.add_finding(cid, utt.seq, finding, rule_versions.get(finding.rule_id, 1))
+                archive.add_finding(cid, utt.seq, finding, prepared.rule_versions.get(finding.rule_id, 1))
                 result.findings[finding.category] += 1
             result.utterances += 1
         result.head = archive.seal(cid)
     return result
+
+
+def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | Path | None = None, case: dict[str, Any] | None = None,
+                      call_id: str | None = None, agent_id: str = "", lang: str | None = None, checker: Any = None,
+                      progress: Callable[[int, int], None] | None = None, resume: bool = False) -> ImportResult:
+    """Check and archive every line of a timed transcript, then seal the call (all or nothing)."""
+    prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, checker=checker, progress=progress)
+    return record_import(archive, prepared, case=case, agent_id=agent_id, resume=resume)
