@@ -18,6 +18,7 @@ from assistant.archive.export import verify_bundle
 from assistant.archive.redact import Redactor, config, number_spans
 from assistant.cli import cli
 from assistant.events import Finding, Utterance, Word
+from assistant.files import file_digest
 
 CFG = config()
 ZH_NUM = "零一二三四五六七八九"
@@ -185,8 +186,7 @@ def corpus(tmp_path_factory):
         planted += [("call id", "mobile", phone), ("audio file name", "id", needle("id", ident)), ("case", "id", needle("id", ident)),
                     ("agent id", "mobile", agent_id[2:]), ("case", "name", debtor), ("agent", "name", agent),
                     ("case", "mobile", needle("mobile", case["emergency_contact"]["phone"])), ("case", "name", "王建")]
-        archive.add_audio(cid, audio, sha256=__import__("assistant.files", fromlist=["file_digest"]).file_digest(audio),
-                          duration=seconds, sample_rate=8000, channels=2)
+        archive.add_audio(cid, audio, sha256=file_digest(audio), duration=seconds, sample_rate=8000, channels=2)
         t, seq = 1.0, 0
         joiner = "" if lang == "zh" else " "
         before = ["我的", "号码", "是"] if lang == "zh" else ["my", "number", "is"]
@@ -273,8 +273,6 @@ def test_audio_without_word_times_is_refused_or_muted_whole(tmp_path):
     original = noise_wav(audio, 10)
     a = Archive(tmp_path / "a.db")
     a.start_call("c", lang="zh")
-    from assistant.files import file_digest
-
     a.add_audio("c", audio, sha256=file_digest(audio), duration=10, sample_rate=8000, channels=2)
     a.add_utterance("c", Utterance("c", 1, "customer", 2.0, 4.0, "我的电话是13800138000"))
     a.seal("c")

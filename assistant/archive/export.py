@@ -218,8 +218,8 @@ def export_call(archive: Archive, call_id: str, out: str | Path, *, redact: bool
             raise ArchiveError(f"{out} exists: choose a new folder or a new .zip name (nothing was overwritten)")
     with private_tempdir("bundle-", out.parent if out.parent.exists() else None) as folder:
         _write_bundle(archive, call_id, rows, folder, report.heads.get(call_id, ""), redact, include_audio, mute_unaligned, progress)
+        make_private_dir(out.parent)
         if as_zip:
-            make_private_dir(out.parent)
             partial = out.with_name(f".{out.name}.partial")
             try:
                 with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
@@ -231,7 +231,6 @@ def export_call(archive: Archive, call_id: str, out: str | Path, *, redact: bool
             finally:
                 partial.unlink(missing_ok=True)
         else:
-            make_private_dir(out.parent)
             shutil.move(str(folder), str(out))
             chmod_private(out)
     return out

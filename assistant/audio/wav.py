@@ -183,7 +183,7 @@ def read_wav(path: str | Path, allow_truncated: bool = False) -> WavAudio:
     recordings use :class:`WavFileSource`, which streams.)
     """
     info = _checked_info(path, allow_truncated)
-    samples = np.concatenate(list(wav_blocks(info))) if info.frames else np.zeros((0, info.channels), np.float32)
+    samples = np.concatenate(list(wav_blocks(info)))  # _checked_info refused a file without frames
     return WavAudio(tuple(samples[:, k].copy() for k in range(info.channels)), info.sample_rate, info.truncated)
 
 
