@@ -129,12 +129,11 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
     from assistant.checker import Checker  # imports spaCy: alone, it is fastest without a thread competing
     from assistant.jsonl import BadLine, CallHeader, read_records
 
+    checker = Checker(lang, meaning=not no_meaning, max_chars=max_chars)
     if not no_meaning:
         from assistant.rules.encoder import preload
 
         preload()  # the sentence encoder loads while the rules are built
-
-    checker = Checker(lang, meaning=not no_meaning, max_chars=max_chars)
     out = sys.stdout
     bad = 0
 

