@@ -110,10 +110,28 @@ class UnsafeArchiveError(CallassistError):
     code = "E024"
 
 
+class ScriptError(CallassistError):
+    """A script line that is malformed, uses an undeclared variable or cannot be rendered."""
+
+    code = "E030"
+
+
 class TemplateLimitError(CallassistError):
     """A script template exceeded the output size or time a rendering may take."""
 
     code = "E031"
+
+
+class RegistryError(CallassistError):
+    """An unknown checker or sink name, or a plugin that cannot be loaded."""
+
+    code = "E040"
+
+
+class LiveCallError(CallassistError):
+    """A live call that cannot start or had to stop (source, recogniser, view)."""
+
+    code = "E041"
 
 
 class InternalError(CallassistError):

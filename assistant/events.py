@@ -4,39 +4,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from assistant.constants import CUE_CATEGORIES, SEVERITIES, VIOLATION_CATEGORIES  # noqa: F401 - re-exported
+
 Kind = Literal["violation", "cue", "missing", "contact"]
 Severity = Literal["critical", "major", "minor", "info"]
 Speaker = Literal["agent", "customer"]
-
-SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "info")
-
-VIOLATION_CATEGORIES: tuple[str, ...] = (
-    "threat_violence",
-    "threat_arrest",
-    "impersonation",
-    "false_consequence",
-    "abuse",
-    "harassment",
-    "third_party_disclosure",
-    "public_shaming",
-    "deception",
-)
-
-CUE_CATEGORIES: tuple[str, ...] = (
-    "hardship",
-    "dispute",
-    "already_paid",
-    "refuse_to_sign",
-    "cease_request",
-    "attorney",
-    "complaint",
-    "distress",
-    "wrong_party",
-    "promise_to_pay",
-    "installment_request",
-    "anger",
-)
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -46,6 +18,8 @@ class Finding:
     ``source`` says which layer produced it: ``rule`` (pattern match, has a precise span)
     or ``meaning`` (sentence-level classifier, span covers the whole utterance).
     ``provisional`` is true when the finding was raised on a partial ASR hypothesis.
+    Inside a call, ``call_id``, ``seq`` (the utterance; 0 for a partial), ``speaker`` and the
+    audio times ``audio_start``/``audio_end`` (seconds) say where it was heard.
     """
 
     kind: Kind
@@ -62,14 +36,25 @@ class Finding:
     score: float = 1.0
     provisional: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    call_id: str = ""
+    seq: int = 0
+    speaker: str = ""
+    audio_start: float | None = None
+    audio_end: float | None = None
+
+    @property
+    def low_confidence(self) -> bool:
+        """Raised on an utterance the recogniser was unsure of (see :mod:`assistant.pipeline`)."""
+        return bool(self.extra.get("low_confidence"))
 
     def to_dict(self) -> dict[str, Any]:
-        """The finding as a plain dict in the TAXONOMY.md ``check`` output shape."""
+        """The finding as a plain dict in the TAXONOMY.md ``check`` output shape (call
+        fields only when set)."""
         data = asdict(self)
-        if not data["extra"]:
-            del data["extra"]
-        if not data["provisional"]:
-            del data["provisional"]
+        for key, empty in (("extra", {}), ("provisional", False), ("call_id", ""), ("seq", 0), ("speaker", ""),
+                           ("audio_start", None), ("audio_end", None)):
+            if data[key] == empty:
+                del data[key]
         data["score"] = round(data["score"], 3)
         return data
 
@@ -110,6 +95,8 @@ class Partial:
     speaker: Speaker
     text: str
     start: float
+    end: float = 0.0
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,3 +149,52 @@ class Suggestion:
     text: str
     reason: str
     stage: str
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    """A call began: its id, language and details (case id, agent, source, model …)."""
+
+    call_id: str
+    lang: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A provisional finding that the final utterance did not confirm."""
+
+    call_id: str
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class LowConfidence:
+    """Utterance ``seq`` was heard unreliably: its alerts are shown as "check the recording"."""
+
+    call_id: str
+    seq: int
+    speaker: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SuggestionUsed:
+    """The agent used a suggested line (after utterance ``seq``)."""
+
+    call_id: str
+    seq: int
+    line_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """The call is over: ``status`` is ``sealed`` (ended normally) or ``interrupted`` (``reason`` says why)."""
+
+    call_id: str
+    status: str
+    reason: str = ""
+
+
+Event = Any  # any of the events above; sinks receive them in the order they happened

@@ -30,6 +30,13 @@ def data_dir(name: str) -> Path:
     return installed if installed.is_dir() else PACKAGE.parent / name
 
 
+def library_root() -> Path:
+    """``$CALLASSIST_SCRIPTS`` or the shipped ``scripts_library/`` (installed package or source tree)."""
+    if os.environ.get("CALLASSIST_SCRIPTS"):
+        return Path(os.environ["CALLASSIST_SCRIPTS"])
+    return data_dir("scripts_library")
+
+
 def load_mapping(path: str | Path, what: str, error: type[CallassistError] = CallassistError) -> dict[str, Any]:
     """A YAML file that must hold a mapping; ``error`` (naming ``what``) otherwise."""
     p = Path(path)

@@ -15,7 +15,9 @@ from typing import Sequence
 import yaml
 
 from assistant.events import Finding, StageChanged, Utterance
-from assistant.suggest.library import STAGES, ScriptError, library_root
+from assistant.constants import STAGES
+from assistant.errors import ScriptError
+from assistant.files import library_root
 from assistant.text.normalize import Normalizer
 
 FLOW = STAGES[:-1]  # opening … closing; escalation can happen at any point

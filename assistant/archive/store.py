@@ -529,6 +529,16 @@ class Archive:
         self._log(event, call_id)
         self.conn.execute("UPDATE call_status SET status = ?, ended_at = ? WHERE call_id = ?", (event, now_iso(), call_id))
 
+    def add_event(self, call_id: str, event: str, detail: str = "") -> int:
+        """Record something that happened during an open call (``low_confidence`` …); the
+        events that end a call have their own methods."""
+        if event in END_EVENTS or event in CALL_EVENTS:
+            raise ArchiveError(f"{event!r} is recorded by its own method (seal, mark_interrupted, hold …)")
+        with self.transaction():
+            self._need_open(call_id)
+            pos, _ = self._append("call_events", call_id, {"event": event, "at": now_iso(), "detail": detail})
+        return pos
+
     def seal(self, call_id: str) -> str:
         """End a call: no more utterances or findings. Returns the call's head hash."""
         with self.transaction():

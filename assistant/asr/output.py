@@ -6,7 +6,7 @@ from typing import Any
 
 from assistant.events import Partial, Utterance
 
-from assistant.constants import FORMATS  # noqa: E402 - re-exported
+from assistant.constants import FORMATS  # noqa: E402,F401 - re-exported
 
 
 def clock(seconds: float, sep: str = ".") -> str:

@@ -27,8 +27,8 @@ class Segmenter:
         text = join_cjk(result.text)
         if not text:
             return []
-        if not result.final:
-            return [Partial(self.call_id, speaker, text, result.start)]  # type: ignore[arg-type]
-        self.seq += 1
         words = tuple(Word(w.w, w.start, w.end, w.conf) for w in result.words)
+        if not result.final:
+            return [Partial(self.call_id, speaker, text, result.start, result.end, words)]  # type: ignore[arg-type]
+        self.seq += 1
         return [Utterance(self.call_id, self.seq, speaker, result.start, result.end, text, words)]  # type: ignore[arg-type]

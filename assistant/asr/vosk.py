@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.asr.base import AsrResult
 from assistant.asr.models import check_model_dir
-from assistant.audio.wav import TARGET_RATE
+from assistant.constants import TARGET_RATE
 from assistant.errors import AudioFormatError, SpeechEngineError
 from assistant.events import AudioChunk, Word
 

@@ -6,7 +6,6 @@ clear error instead of a blank in front of a customer.
 """
 from __future__ import annotations
 
-import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,20 +17,10 @@ import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from assistant.errors import CallassistError, TemplateLimitError
-from assistant.events import CUE_CATEGORIES
+from assistant.constants import CUE_CATEGORIES, STAGES
+from assistant.errors import ScriptError, TemplateLimitError
+from assistant.files import library_root
 
-STAGES: tuple[str, ...] = (
-    "opening",          # self-identification
-    "verification",     # right-party verification
-    "disclosure",       # recording notice / required disclosures
-    "discovery",        # the reason for non-payment
-    "negotiation",
-    "plan_options",     # installments, deferral, interest relief where authorised
-    "commitment",       # promise-to-pay confirmation: amount, date, official channel only
-    "closing",
-    "escalation",
-)
 TONES: tuple[str, ...] = ("warm", "neutral", "firm")
 LADDER: tuple[int, ...] = (3, 7, 15, 30)  # days overdue: the escalation ladder's rungs
 
@@ -39,12 +28,6 @@ LADDER: tuple[int, ...] = (3, 7, 15, 30)  # days overdue: the escalation ladder'
 def ladder_rung(days_overdue: int) -> int:
     """The rung of the overdue ladder a call is on (fewer than 3 days counts as the first)."""
     return max((r for r in LADDER if days_overdue >= r), default=LADDER[0])
-
-
-class ScriptError(CallassistError):
-    """A script line that is malformed, uses an undeclared variable or cannot be rendered."""
-
-    code = "E030"
 
 
 # Case variables a line may declare, with a description and sample values for lint/render.
@@ -91,15 +74,6 @@ class ScriptLine:
         if days_overdue is None or not self.overdue:
             return True
         return ladder_rung(days_overdue) in self.overdue
-
-
-def library_root() -> Path:
-    """``$CALLASSIST_SCRIPTS`` or the shipped ``scripts_library/`` (installed package or source tree)."""
-    if os.environ.get("CALLASSIST_SCRIPTS"):
-        return Path(os.environ["CALLASSIST_SCRIPTS"])
-    from assistant.files import data_dir
-
-    return data_dir("scripts_library")
 
 
 MAX_OUTPUT = 4000  # characters a rendered line may have (a spoken line is a few hundred)

@@ -33,6 +33,17 @@ def detect_language(text: str) -> str:
     return "zh" if cjk * 2 >= latin / 4 else "en"
 
 
+def language_share(text: str, lang: str) -> float:
+    """Share of the written units of ``text`` in ``lang``'s script (CJK for zh, Latin for en);
+    a run of Latin letters is one unit (a word), any other letter is one. 1.0 when it has no
+    letters. A Korean model's Hangul on a Mandarin call scores 0; 你好APP scores 2/3."""
+    units = _UNITS.findall(text)
+    if not units:
+        return 1.0
+    mine = sum(1 for u in units if (is_cjk(u[0]) if lang == "zh" else u[0].isascii()))
+    return mine / len(units)
+
+
 @lru_cache(maxsize=1)
 def _t2s():
     import opencc
@@ -42,6 +53,7 @@ def _t2s():
 
 _WIDTH_TABLE = {code: code - _FULLWIDTH_OFFSET for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SPACE_RUN = re.compile(r"\s+")
+_UNITS = re.compile(r"[A-Za-z]+|[^\W\d_]")
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 

@@ -1,0 +1,109 @@
+"""The collector's terminal view (rich): rolling two-speaker transcript with the partial
+line updating in place, alerts in plain words with the "say instead" line, the stage, and
+the next three suggested lines (keys 1–3 mark one as used)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from assistant.events import CallEnded
+from assistant.pipeline.registry import registry
+from assistant.screen import safe
+from assistant.views.state import LiveState
+
+COLOURS = {"critical": "bold white on red", "major": "bold red", "minor": "yellow", "info": "cyan"}
+SPEAKER_STYLE = {"agent": "bold blue", "customer": "bold green"}
+
+
+def render(state: LiveState) -> Group:
+    """The whole screen for ``state``."""
+    t = state.text
+    head = Text.assemble((f"{t['title']}  ", "bold"), (f"{t['call']} {safe(state.call_id)}  ", "dim"),
+                         (f"{t['stage']}: ", "bold"), (t.stage(state.stage), "bold magenta"))
+    if state.ended:
+        head.append(f"   {t['ended']}: {t.status(state.ended)}", style="bold")
+    talk = Table.grid(padding=(0, 1))
+    talk.add_column(no_wrap=True)
+    talk.add_column(ratio=1)
+    for u in state.lines:
+        who = Text(t.speaker(u.speaker), style=SPEAKER_STYLE.get(u.speaker, ""))
+        said = Text(safe(u.text))
+        if u.seq in state.unsure:
+            said.append(f"  ({t['low_confidence']})", style="dim yellow")
+        talk.add_row(who, said)
+    for speaker, text in sorted(state.partial.items()):
+        talk.add_row(Text(t.speaker(speaker), style="dim"), Text(safe(text) + " …", style="dim italic"))
+    if not state.lines and not state.partial:
+        talk.add_row("", Text(t["waiting"], style="dim"))
+    alerts = Table.grid(padding=(0, 1))
+    alerts.add_column(no_wrap=True)
+    alerts.add_column(ratio=1)
+    for a in reversed(state.alerts[-5:]):
+        f = a.finding
+        style = "dim strike" if a.status == "withdrawn" else COLOURS.get(f.severity, "")
+        body = Text(f"{t.category(f.category)}: «{safe(f.matched)}»", style="strike" if a.status == "withdrawn" else "")
+        if a.status == "provisional":
+            body.append(f" ({t['provisional']})", style="dim")
+        if a.status == "withdrawn":
+            body.append(f"  {t['withdrawn']}", style="dim")
+        if f.low_confidence:
+            body.append(f"  {t['low_confidence']}", style="yellow")
+        if f.kind == "violation" and f.suggestion and a.status != "withdrawn":
+            body.append(f"\n{t['say_instead']}: {safe(f.suggestion)}", style="green")
+        if state.verbose:
+            body.append(f"  [{f.rule_id} {f.start}:{f.end}]", style="dim")
+        alerts.add_row(Text(f" {t.severity(f.severity)} ", style=style), body)
+    if not state.alerts:
+        alerts.add_row("", Text(t["no_alerts"], style="dim"))
+    lines = Table.grid(padding=(0, 1))
+    lines.add_column(no_wrap=True)
+    lines.add_column(ratio=1)
+    for k, s in enumerate(state.suggestions[:3], 1):
+        lines.add_row(Text(f"{k}.", style="bold"), Text(safe(s.text) + (f"  [{s.line_id}]" if state.verbose else "")))
+    if not state.suggestions:
+        lines.add_row("", Text(t["no_suggestions"], style="dim"))
+    return Group(head, Panel(talk, title=t["call"]), Panel(alerts, title=t["alerts"]),
+                 Panel(lines, title=t["suggest"], subtitle=t["keys"] if not state.ended else None))
+
+
+class TerminalView:
+    """A sink that keeps a :class:`LiveState` and redraws it in place (at most ``fps`` times a second)."""
+
+    def __init__(self, lang: str = "zh", verbose: bool = False, console: Console | None = None, fps: float = 12.0) -> None:
+        self.state = LiveState(lang=lang, verbose=verbose)
+        self.console = console or Console()
+        self.live = Live(render(self.state), console=self.console, auto_refresh=False, transient=False)
+        self.live.start()
+        self.min_gap = 1.0 / fps
+        self.last = 0.0
+
+    def handle(self, event: Any) -> None:
+        """Apply the event and redraw (a partial redraws only when the last redraw is old enough)."""
+        if not self.state.apply(event):
+            return
+        now = time.monotonic()
+        from assistant.events import Partial
+
+        if isinstance(event, Partial) and now - self.last < self.min_gap:
+            return
+        self.last = now
+        self.live.update(render(self.state), refresh=True)
+        if isinstance(event, CallEnded):
+            self.live.refresh()
+
+    def close(self) -> None:
+        """Draw the last screen and leave it."""
+        self.live.update(render(self.state), refresh=True)
+        self.live.stop()
+
+
+@registry.sink("terminal")
+def terminal_sink(lang: str = "zh", verbose: bool = False, console: Console | None = None) -> TerminalView:
+    """The rich terminal view."""
+    return TerminalView(lang, verbose, console)
