@@ -332,6 +332,7 @@ def rules_train() -> None:
 
 from assistant.cli_archive import archive  # noqa: E402 - commands defined in their own modules
 from assistant.cli_scripts import practice, scripts  # noqa: E402
+from assistant.cli_live import demo, live  # noqa: E402
 from assistant.cli_speech import devices, models, transcribe  # noqa: E402
 
 cli.add_command(archive)
@@ -340,6 +341,8 @@ cli.add_command(practice)
 cli.add_command(transcribe)
 cli.add_command(models)
 cli.add_command(devices)
+cli.add_command(live)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -80,10 +80,8 @@ def transcribe(
     if mic == bool(source):
         raise click.UsageError("give a SOURCE (FILE.wav or - for raw PCM on stdin) or --mic, not both")
     channel_map = parse_channels(channels) if channels else None
-    from assistant.asr.output import format_event, header_line
-    from assistant.asr.segmenter import Segmenter
-    from assistant.asr.stream import recognise
-    from assistant.events import Partial, Utterance
+    from assistant.pipeline import CallPipeline
+    from assistant.pipeline.sinks import TranscriptSink
 
     model_dir = locate_model(model, lang)  # before opening devices: a missing model is the likelier fault
     from assistant.asr.vosk import VoskRecognizer  # imports vosk only when needed
@@ -112,21 +110,18 @@ def transcribe(
     recognizers = {speaker: VoskRecognizer(model_dir) for speaker in speakers}
     cid = call_id or (Path(source).stem if source and source != "-" else meta_source)
     meta = {"id": cid, "lang": model_language(model_dir) or lang, "source": meta_source, "model": model_dir.name, "speakers": speakers}
-    head = header_line(meta, fmt)
-    if head:
-        output.write(head + "\n")
-    count = 0
+    out = TranscriptSink(output, fmt, partials, meta)
+    pipeline = CallPipeline(cid, str(meta["lang"]), recognizers=recognizers, checkers=(), suggest=False, sinks=[out])
     show = duration > 0 and not realtime and sys.stderr.isatty()
+    pipeline.start()
     try:
-        for event in recognise(_with_progress(src, duration, show), recognizers, Segmenter(cid)):
-            if isinstance(event, Partial) and not partials:
-                continue
-            if isinstance(event, Utterance):
-                count += 1
-            output.write(format_event(event, fmt, count) + "\n")
-            output.flush()
+        for chunk in _with_progress(src, duration, show):
+            pipeline.feed(chunk)
+        pipeline.finish()
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+        pipeline.finish()
+    count = out.count
     if count == 0:
         click.echo(f"warning: no speech recognised in {meta_source} (silent, too quiet, or another language than the model's?)", err=True)
 

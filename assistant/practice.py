@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from assistant.checker import Checker
 from assistant.events import CUE_CATEGORIES, Utterance
-from assistant.session import CallSession, Turn
+from assistant.pipeline import CallPipeline, Turn
 from assistant.suggest.library import STAGES, ScriptError, library_root
 from assistant.files import load_mapping
 
@@ -80,7 +80,7 @@ class Score:
 
 def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[str], None], checker: Checker | None = None) -> Score:
     """Play a scenario: ``ask(prompt)`` returns the trainee's line, ``show(text)`` displays."""
-    session = CallSession(f"practice-{scenario.id}", scenario.lang, scenario.case, checker=checker or Checker(scenario.lang))
+    session = CallPipeline(f"practice-{scenario.id}", scenario.lang, case=scenario.case, checker=checker or Checker(scenario.lang))
     zh = scenario.lang == "zh"
     show(f"== {scenario.title} ==\n{scenario.persona}\n")
     seq, t = 0, 0.0
@@ -93,7 +93,7 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
         nonlocal seq, t
         seq += 1
         t += 3.0
-        return session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text))  # type: ignore[arg-type]
+        return Turn.from_events(session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text)))  # type: ignore[arg-type]
 
     for turn in scenario.turns:
         said = str(turn["say"]).strip()
@@ -116,7 +116,7 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
                 if f.suggestion:
                     show(("    可以这样说：" if zh else "    Say instead: ") + f.suggestion)
         for cue in pending:
-            (answered if session.suggester.resembles(line, cue) >= 0.2 else unanswered).append(cue)
+            (answered if session.suggester is not None and session.suggester.resembles(line, cue) >= 0.2 else unanswered).append(cue)
         pending = []
         if mine.stage:
             show(("  环节：" if zh else "  stage: ") + mine.stage[-1].stage)

@@ -17,6 +17,9 @@ from assistant import __version__
 from assistant.archive.store import Archive, ArchiveError
 from assistant.asr.scripted import load_transcript, transcript_utterances
 from assistant.errors import InputValidationError
+from assistant.events import CallStarted, Finding, LowConfidence
+from assistant.pipeline import CallPipeline
+from assistant.pipeline.sinks import ArchiveSink
 from assistant.files import file_digest, fingerprint, load_case_mapping
 from assistant.rules.loader import lexicon_root
 from assistant.text import detect_language
@@ -71,7 +74,7 @@ class PreparedCall:
     call_id: str
     lang: str
     meta: dict[str, Any]
-    judged: list[tuple[Any, list[Any]]]  # (utterance, its findings), in order
+    judged: list[tuple[Any, list[Any]]]  # (utterance, its findings and low-confidence mark), in order
     rule_versions: dict[str, int]
     warnings: list[str]
     audio: Path | None = None
@@ -109,8 +112,10 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
             raise InputValidationError(f"{apath.name} is not the recording the transcript names (its SHA-256 differs): nothing was recorded")
         prepared.audio, prepared.audio_info, prepared.audio_sha256 = apath, info, digest
     utterances = transcript_utterances(cid, rows)
+    pipeline = CallPipeline(cid, use_lang, checker=checker, suggest=False)  # a past call: nobody is shown suggestions
     for utt in utterances:  # check every line first: a checker failure must not leave half a call behind
-        prepared.judged.append((utt, checker.check(utt.text, utt.speaker, lang=use_lang)))
+        events = pipeline.feed(utt)
+        prepared.judged.append((utt, [e for e in events if isinstance(e, (Finding, LowConfidence))]))
         if progress:
             progress(utt.seq, len(utterances))
     return prepared
@@ -121,6 +126,7 @@ def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, A
     """Write a prepared call to the archive in one transaction and seal it (all or nothing)."""
     cid, meta, judged, path = prepared.call_id, prepared.meta, prepared.judged, prepared.path
     result = ImportResult(cid, warnings=prepared.warnings)
+    sink = ArchiveSink(archive)  # the live pipeline's archive sink: one way of recording a call
     with archive.transaction():
         status = archive.status(cid)
         existing = archive.records(cid) if status is not None else []
@@ -142,19 +148,21 @@ def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, A
             else:
                 raise ArchiveError(f"call {cid!r} is already in the archive ({status}); choose another --call-id")
         else:
-            archive.start_call(cid, case=case, agent_id=agent_id or str(meta.get("agent_id", "")), agent_name=str(meta.get("agent_name", "")),
-                               direction=str(meta.get("direction", "outbound")), started_at=meta.get("started_at"), lang=prepared.lang,
-                               channel_map=meta.get("channels") or meta.get("channel_map") or {}, asr_model=str(meta.get("model", "reference transcript")),
-                               ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(prepared.lang), source=str(path))
+            sink.handle(CallStarted(cid, prepared.lang, {
+                "case": case, "agent_id": agent_id or str(meta.get("agent_id", "")), "agent_name": str(meta.get("agent_name", "")),
+                "direction": str(meta.get("direction", "outbound")), "started_at": meta.get("started_at"),
+                "channel_map": meta.get("channels") or meta.get("channel_map") or {}, "asr_model": str(meta.get("model", "reference transcript")),
+                "ruleset_version": __version__, "ruleset_hash": ruleset_fingerprint(prepared.lang), "source": str(path)}))
         if prepared.audio is not None and not any(t == "audio_files" for t, _ in existing):
             info = prepared.audio_info
             archive.add_audio(cid, prepared.audio, sha256=prepared.audio_sha256, duration=info.duration, sample_rate=info.sample_rate,
                               channels=info.channels)
-        for utt, findings in judged[skip:]:
-            archive.add_utterance(cid, utt)
-            for finding in findings:
-                archive.add_finding(cid, utt.seq, finding, prepared.rule_versions.get(finding.rule_id, 1))
-                result.findings[finding.category] += 1
+        for utt, events in judged[skip:]:
+            sink.handle(utt)
+            for event in events:
+                sink.handle(event)
+                if isinstance(event, Finding):
+                    result.findings[event.category] += 1
             result.utterances += 1
         result.head = archive.seal(cid)
     return result

@@ -103,13 +103,16 @@ class CallPipeline:
                  recognizers: Mapping[str, Any] | None = None, checkers: Sequence[str] = DEFAULT_CHECKERS,
                  sinks: Sequence[Sink] = (), suggest: bool = True, lines: Sequence[Any] | None = None, stage_rules: Any = None,
                  meta: Mapping[str, Any] | None = None, min_conf: float = MIN_CONF, top: int = 3) -> None:
-        from assistant.checker import Checker
         from assistant.stages import StageTracker
 
         self.call_id = call_id
         self.lang = lang
         self.case = dict(case or {})
-        self.checker = checker or Checker(lang)
+        if checker is None and checkers:
+            from assistant.checker import Checker  # (imports spaCy: not for a pipeline without checkers)
+
+            checker = Checker(lang)
+        self.checker = checker
         self.meta = dict(meta or {})
         self.recognizers = dict(recognizers or {})
         self.segmenter = Segmenter(call_id)

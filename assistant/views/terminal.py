@@ -30,7 +30,7 @@ def render(state: LiveState) -> Group:
         head.append(f"   {t['ended']}: {t.status(state.ended)}", style="bold")
     talk = Table.grid(padding=(0, 1))
     talk.add_column(no_wrap=True)
-    talk.add_column(ratio=1)
+    talk.add_column(ratio=1, overflow="fold")
     for u in state.lines:
         who = Text(t.speaker(u.speaker), style=SPEAKER_STYLE.get(u.speaker, ""))
         said = Text(safe(u.text))
@@ -43,7 +43,7 @@ def render(state: LiveState) -> Group:
         talk.add_row("", Text(t["waiting"], style="dim"))
     alerts = Table.grid(padding=(0, 1))
     alerts.add_column(no_wrap=True)
-    alerts.add_column(ratio=1)
+    alerts.add_column(ratio=1, overflow="fold")
     for a in reversed(state.alerts[-5:]):
         f = a.finding
         style = "dim strike" if a.status == "withdrawn" else COLOURS.get(f.severity, "")
@@ -63,7 +63,7 @@ def render(state: LiveState) -> Group:
         alerts.add_row("", Text(t["no_alerts"], style="dim"))
     lines = Table.grid(padding=(0, 1))
     lines.add_column(no_wrap=True)
-    lines.add_column(ratio=1)
+    lines.add_column(ratio=1, overflow="fold")
     for k, s in enumerate(state.suggestions[:3], 1):
         lines.add_row(Text(f"{k}.", style="bold"), Text(safe(s.text) + (f"  [{s.line_id}]" if state.verbose else "")))
     if not state.suggestions:
@@ -107,3 +107,58 @@ class TerminalView:
 def terminal_sink(lang: str = "zh", verbose: bool = False, console: Console | None = None) -> TerminalView:
     """The rich terminal view."""
     return TerminalView(lang, verbose, console)
+
+
+class KeyReader:
+    """Reads single keys from the collector's terminal (1–3: the suggestion used) in a thread.
+
+    Does nothing when stdin is not a terminal. :meth:`restore` puts the terminal back."""
+
+    def __init__(self, on_key: Any, stop: Any) -> None:
+        import sys
+
+        self.on_key = on_key
+        self.stop = stop
+        self.stream = sys.stdin
+        self._saved: Any = None
+        self._thread: Any = None
+
+    def start(self) -> None:
+        """Switch the terminal to single keys and start reading."""
+        import threading
+
+        try:
+            if not self.stream.isatty():
+                return
+            import termios
+            import tty
+
+            fd = self.stream.fileno()
+            self._saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        except (ImportError, OSError, ValueError, AttributeError):  # no terminal control here: no keys
+            self._saved = None
+            return
+        self._thread = threading.Thread(target=self._run, name="callassist-keys", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import os
+        import select
+
+        fd = self.stream.fileno()
+        while not self.stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            key = os.read(fd, 1)
+            if key in (b"1", b"2", b"3"):
+                self.on_key(int(key))
+
+    def restore(self) -> None:
+        """Give the terminal back as it was."""
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None
