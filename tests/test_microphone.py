@@ -184,3 +184,28 @@ def test_cli_devices_lists_inputs(monkeypatch):
     monkeypatch.setattr(microphone, "load_backend", lambda: fake())
     res = CliRunner().invoke(cli, ["devices"])
     assert res.exit_code == 0 and "Headset Mic" in res.output and "Speakers" not in res.output
+
+
+def test_live_from_two_microphones_archives_both_speakers(monkeypatch, ko_model_dir, korean, tmp_path):
+    """`callassist live --source mic` with two devices (fake PortAudio streams) on the real
+    Korean model: both parties' speech reaches the screen log and the archive."""
+    from assistant.archive.store import Archive
+
+    speech_a = np.concatenate([np.zeros(8000, dtype=np.float32), korean["a"], np.zeros(24000, dtype=np.float32)])
+    speech_b = np.concatenate([np.zeros(16000, dtype=np.float32), korean["b"], np.zeros(len(speech_a), dtype=np.float32)])[: len(speech_a)]
+    backend = FakeSoundDevice(DEVICES, {0: (speech_a, 16000), 2: (speech_b, 16000)})
+    monkeypatch.setattr(microphone, "load_backend", lambda: backend)
+    res = CliRunner().invoke(cli, ["live", "--source", "mic", "--agent-device", "0", "--customer-device", "2", "--model", str(ko_model_dir),
+                                   "--lang", "zh", "--seconds", str(len(speech_a) / 16000), "--view", "jsonl", "--archive", str(tmp_path / "mic.db"),
+                                   "--call-id", "mic-1"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert {e["speaker"] for e in events if e["event"] == "utterance"} == {"agent", "customer"}
+    archive = Archive(tmp_path / "mic.db", readonly=True)
+    try:
+        assert archive.status("mic-1") == "sealed"
+        assert len([1 for t, _ in archive.records("mic-1") if t == "utterances"]) >= 2
+    finally:
+        archive.close()
