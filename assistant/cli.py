@@ -86,9 +86,14 @@ def _open_input(path: str) -> BinaryIO:
 
 
 def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
-    head = f"{no:>4} {safe(str(obj.get('speaker', 'agent'))):8} {safe(str(obj.get('text', '')))}"
+    partial = obj.get("partial") is True  # a hypothesis that will change: marked, not numbered as a line of its own
+    mark = "   …" if partial else f"{no:>4}"
+    head = f"{mark} {safe(str(obj.get('speaker', 'agent'))):8} {safe(str(obj.get('text', '')))}"
     rows = [head]
     for f in findings:
+        if partial:
+            rows.append(f"       ? {f.severity:8} {f.kind}:{f.category} (provisional) «{safe(f.matched[:60])}»")
+            continue
         where = f"{f.start}-{f.end}"
         rows.append(f"       ! {f.severity:8} {f.kind}:{f.category} [{f.rule_id}] {where} «{safe(f.matched[:60])}»")
         if f.suggestion and f.kind == "violation":

@@ -373,3 +373,12 @@ def test_demo_without_a_terminal_plays_the_call_logs_it_and_exits_0(tmp_path):
     finally:
         a.close()
     assert (tmp_path / "demo.db").stat().st_mode & 0o077 == 0
+
+
+def test_check_text_marks_partials_instead_of_numbering_them():
+    lines = '{"partial": true, "speaker": "agent", "text": "再不还就送你去坐牢"}\n{"speaker": "agent", "text": "再不还就送你去坐牢"}\n'
+    result = CliRunner().invoke(cli, ["check", "--format", "text", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("   … agent") and "(provisional)" in rows[1]
+    assert rows[2].startswith("   2 agent") and "! critical violation:threat_arrest" in rows[3]
