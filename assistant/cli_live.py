@@ -256,14 +256,13 @@ def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, p
     wav, transcript, case_file = folder / f"{DEMO_CALL}.wav", folder / f"{DEMO_CALL}.jsonl", folder / f"{DEMO_CALL}.case.yaml"
     case = _case(case_file)
     try:
-        locate_model(None, "zh")
-        have_model = True
+        model_dir: Path | None = locate_model(None, "zh")
     except ModelNotFoundError:
-        have_model = False
+        model_dir = None
     shown = _view(view)
-    if have_model:
-        click.echo("demo: recognising the recording with your Mandarin model", err=True)
-        plan = plan_call(source=str(wav), transcript=None, model=None, lang="zh", channels="agent,customer", realtime=False, speed=speed,
+    if model_dir is not None:
+        click.echo(f"demo: recognising the recording with the speech model {model_dir.name}", err=True)
+        plan = plan_call(source=str(wav), transcript=None, model=str(model_dir), lang="zh", channels="agent,customer", realtime=False, speed=speed,
                          rate=TARGET_RATE, stdin_channels=1, agent_device=None, customer_device=None, seconds=None, call_id=f"demo-{_stamp()}")
     else:
         click.echo("demo: no Mandarin speech model installed, so the recording's reference transcript is replayed in time with "

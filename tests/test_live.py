@@ -382,3 +382,54 @@ def test_check_text_marks_partials_instead_of_numbering_them():
     rows = result.stdout.splitlines()
     assert rows[0].startswith("   … agent") and "(provisional)" in rows[1]
     assert rows[2].startswith("   2 agent") and "! critical violation:threat_arrest" in rows[3]
+
+
+class SlowRecognizer(ScriptedRecognizer):
+    def accept(self, chunk):
+        time.sleep(0.02)
+        return super().accept(chunk)
+
+
+def test_a_recogniser_that_cannot_keep_up_ends_the_call_interrupted_instead_of_losing_audio(checker, tmp_path):
+    meta, rows = load_transcript(FIXTURES / "zh" / "threats_and_insults.jsonl")
+    sink = ArchiveSink(tmp_path / "a.db")
+    pipe = CallPipeline("lag", "zh", checker=checker, recognizers={"agent": SlowRecognizer(rows, "agent")}, sinks=queued({"archive": sink}))
+    with pytest.raises(LiveCallError, match="fell .* behind the live audio: this machine cannot keep up"):
+        run_live(pipe, silence(20.0, ["agent"]), speed=200, max_backlog=1.0)  # 200× real time: a live source far too fast
+    a = Archive(tmp_path / "a.db", readonly=True)
+    try:
+        assert a.status("lag") == "interrupted"
+    finally:
+        a.close()
+
+
+def test_keys_1_to_3_on_the_terminal_mark_a_suggestion_used():
+    import pty
+
+    from assistant.views.terminal import KeyReader
+
+    master, slave = pty.openpty()
+    pressed: list[int] = []
+    stop = threading.Event()
+    with os.fdopen(slave, "r") as tty_in:
+        reader = KeyReader(pressed.append, stop, tty_in)
+        reader.start()
+        os.write(master, b"x2q1")
+        deadline = time.monotonic() + 5
+        while len(pressed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.set()
+        reader.restore()
+    os.close(master)
+    assert pressed == [2, 1]
+
+
+def test_demo_recognises_the_recording_when_a_speech_model_is_installed(ko_model_dir, tmp_path):
+    env = dict(os.environ, CALLASSIST_ARCHIVE=str(tmp_path / "demo.db"), CALLASSIST_MODEL=str(ko_model_dir))
+    proc = subprocess.run([sys.executable, "-m", "assistant", "demo", "--speed", "0", "--view", "jsonl"], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "recognising the recording with the speech model" in proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events].count("utterance") >= 2  # the Korean model hears something in the Mandarin audio …
+    assert not [e for e in events if e["event"] == "finding" and e["severity"] == "critical"]  # … and raises no alarm on it

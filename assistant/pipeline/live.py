@@ -7,9 +7,12 @@
 
 Overload policy:
 
-- **audio is never dropped**: the inbox is unbounded for a live source, so every sample
-  reaches the recognisers and every final is checked and archived, however late (a file
-  played unpaced waits for the pipeline instead, so it is never read whole into memory);
+- **audio is never dropped**: every sample reaches the recognisers and every final is
+  checked and archived, however late. The inbox is bounded: a file played unpaced waits for
+  the pipeline (it is never read whole into memory); a live source may run up to
+  ``max_backlog`` seconds ahead of the recognisers, and if it gets further behind the call
+  is ended *interrupted* with a message saying the machine cannot keep up (what was
+  recognised stays archived) rather than silently losing audio;
 - **partial work may be skipped**: while more than ``max_lag`` seconds of audio wait in the
   inbox, partial hypotheses are shown but not checked (the final will be);
 - **a stalled sink never stalls capture**: each sink has its own thread and queue; when
@@ -136,7 +139,7 @@ class LiveResult:
 
 
 def run_live(pipeline: CallPipeline, source: Iterable[AudioChunk], *, speed: float | None = None, inbox: "queue.Queue[Any] | None" = None,
-             stop: threading.Event | None = None, max_lag: float = 1.0) -> LiveResult:
+             stop: threading.Event | None = None, max_lag: float = 1.0, max_backlog: float = 120.0) -> LiveResult:
     """Play ``source`` through ``pipeline`` until the audio ends, ``stop`` is set or Ctrl-C.
 
     ``pipeline``'s sinks should be :class:`QueuedSink` wrappers (see :func:`queued`).
@@ -191,6 +194,10 @@ def run_live(pipeline: CallPipeline, source: Iterable[AudioChunk], *, speed: flo
                 if room is not None:
                     room.release()
                 backlog = inbox.qsize() * item.duration / max(len(pipeline.recognizers), 1)
+                if not unpaced and backlog > max_backlog:
+                    status, reason = "interrupted", (f"speech recognition fell {backlog:.0f} s behind the live audio: this machine cannot keep up "
+                                                     "(close other programs, or use a smaller model)")
+                    break
                 pipeline.check_partials = unpaced or backlog <= max_lag
                 if not pipeline.check_partials:
                     result.skipped_partials += 1

@@ -114,12 +114,12 @@ class KeyReader:
 
     Does nothing when stdin is not a terminal. :meth:`restore` puts the terminal back."""
 
-    def __init__(self, on_key: Any, stop: Any) -> None:
+    def __init__(self, on_key: Any, stop: Any, stream: Any = None) -> None:
         import sys
 
         self.on_key = on_key
         self.stop = stop
-        self.stream = sys.stdin
+        self.stream = stream if stream is not None else sys.stdin
         self._saved: Any = None
         self._thread: Any = None
 
@@ -148,15 +148,21 @@ class KeyReader:
 
         fd = self.stream.fileno()
         while not self.stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if not ready:
-                continue
-            key = os.read(fd, 1)
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if not ready:
+                    continue
+                key = os.read(fd, 1)
+            except (OSError, ValueError):  # the terminal went away: no more keys
+                return
             if key in (b"1", b"2", b"3"):
                 self.on_key(int(key))
 
     def restore(self) -> None:
-        """Give the terminal back as it was."""
+        """Stop reading (once ``stop`` is set) and give the terminal back as it was."""
+        if self._thread is not None:
+            self._thread.join(1.0)
+            self._thread = None
         if self._saved is not None:
             import termios
 
