@@ -70,7 +70,7 @@ def test_the_browser_follows_a_mandarin_call_and_a_screenshot_shows_it(browser, 
         assert words in body, words
     assert "zh.threat_arrest" not in body  # no rule ids on the collector's screen
     assert done.wait(30)
-    page.wait_for_function("document.body.dataset.ended === '1'", timeout=10_000)
+    page.wait_for_selector("body[data-ended='1']", timeout=10_000)  # (the page's CSP forbids eval, so no wait_for_function)
     assert "通话结束: 已封存" in page.inner_text("body")
     page.close()
     close()
@@ -93,8 +93,10 @@ def test_the_live_view_needs_its_token_and_refuses_other_origins(browser):
             ws.onopen = () => done("open"); ws.onerror = () => done("refused");
         })""", ws_url)
         assert result == "refused"
-        view.handle(Partial("c", "agent", "<img src=x onerror=alert(1)>", 0.0))
         page.goto(view.url)
+        page.wait_for_selector("text=Waiting for the call")  # an English call's screen is in English
+        assert "Call assist" in page.inner_text("header") and page.evaluate("document.documentElement.lang") == "en"
+        view.handle(Partial("c", "agent", "<img src=x onerror=alert(1)>", 0.0))
         page.wait_for_selector("text=<img src=x onerror=alert(1)>")  # shown as text, never as markup
         page.close()
     finally:
