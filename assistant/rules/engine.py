@@ -1,4 +1,5 @@
-"""The rule layer: spaCy PhraseMatcher/Matcher and regular expressions over normalised text.
+"""The rule layer: spaCy PhraseMatcher/Matcher, Chinese phrases by sound, and regular
+expressions over normalised text.
 
 Built once per language and reused for every utterance (partials included), so it must
 stay cheap: one normalisation, one ``make_doc``, a handful of matcher passes.
@@ -14,9 +15,10 @@ from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
 from assistant.rules.context import Bounds, ContextRules
+from assistant.rules.homophones import HomophoneMatcher
 from assistant.rules.loader import Lexicon, Rule, compile_regex
 from assistant.rules.prefilter import required_literals
-from assistant.text import NormalizedText, Normalizer
+from assistant.text import NormalizedText, Normalizer, is_cjk
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,13 @@ class RuleEngine:
         self.regexes: dict[str, list[tuple[Rule, str]]] = {"agent": [], "customer": []}  # compiled on first use
         gates: dict[str, list[frozenset[str] | None]] = {"agent": [], "customer": []}
         self.unless: dict[str, str | None] = {}
+        spoken: list[tuple[str, str]] = []  # (rule id, normalised phrase): zh phrases are also matched by sound
         for rule in lexicon.rules:
             self.rules[rule.id] = rule
             if rule.patterns.phrases:
-                docs = [self.nlp.make_doc(self.normalize(p).text) for p in rule.patterns.phrases]
-                self.phrase_matcher.add(rule.id, docs)
+                texts = [self.normalize(p).text for p in rule.patterns.phrases]
+                self.phrase_matcher.add(rule.id, [self.nlp.make_doc(t) for t in texts])
+                spoken += [(rule.id, t) for t in texts]
             if rule.patterns.tokens:
                 self.matcher.add(rule.id, [list(p) for p in rule.patterns.tokens])
             for pattern in rule.patterns.regex:
@@ -95,6 +99,10 @@ class RuleEngine:
                         gates[speaker].append(gate)
             self.unless[rule.id] = self._compile_unless(rule)
         self._scanners = {speaker: _LiteralScanner(g) for speaker, g in gates.items()}
+        # zh: the lexicon's terms (phrases, and the literals its regexes need) heard with a
+        # character slip are rewritten to the term before matching (法远执行 → 法院执行).
+        terms = {t for _, t in spoken} | {lit for gate in lexicon.gates.values() for lit in gate or () if all(is_cjk(c) for c in lit)}
+        self.homophones = HomophoneMatcher(lexicon.homophones, ((t, t) for t in sorted(terms))) if lexicon.homophones else None
 
     def _compile_unless(self, rule: Rule) -> str | None:
         """The rule's `unless` as one regex (compiled on first use: most never are)."""
@@ -104,7 +112,7 @@ class RuleEngine:
 
     def candidates(self, norm: NormalizedText, speaker: str) -> list[Candidate]:
         """Every pattern hit for rules that apply to ``speaker``, with context verdicts."""
-        text = norm.text
+        text = norm.text if self.homophones is None else self.homophones.correct(norm.text)
         hits: list[tuple[Rule, int, int]] = []
         doc = self.nlp.make_doc(text)
         strings = self.nlp.vocab.strings

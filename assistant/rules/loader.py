@@ -125,6 +125,7 @@ class Lexicon:
     categories: dict[str, CategoryInfo] = field(default_factory=dict)
     digest: str = ""
     gates: dict[str, Any] = field(default_factory=dict)  # regex -> literals one of which every match holds (kept in the cache)
+    homophones: dict[str, int] = field(default_factory=dict)  # zh: character -> syllable id, for matching phrases by sound
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
@@ -231,7 +232,7 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         raise RuleFileError(problems)
     return LanguageConfig(
         lang=data["lang"],
-        replacements=dict(data.get("replacements") or {}),
+        replacements={**(data.get("dialect_replacements") or {}), **(data.get("replacements") or {})},
         clause_delimiters=data["clause_delimiters"],
         sentence_delimiters=data["sentence_delimiters"],
         scope_breakers=_tuple(data.get("scope_breakers")),
@@ -375,7 +376,17 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     from assistant.rules.prefilter import required_literals
 
     gates = {rx: required_literals(rx) for rule in rules for rx in rule.patterns.regex}
-    lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates)
+    homophones: dict[str, int] = {}
+    if lang == "zh":
+        from assistant.rules.homophones import build_table
+        from assistant.text import Normalizer
+
+        norm = Normalizer(config.replacements)
+        terms = [norm(p).text for rule in rules for p in rule.patterns.phrases]
+        terms += [lit for gate in gates.values() for lit in gate or ()]
+        homophones = build_table(terms)
+    lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates,
+                      homophones=homophones)
     write_cached(cached, lexicon, family=f"lexicon-{lang}-")
     return lexicon
 

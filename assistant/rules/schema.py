@@ -86,6 +86,7 @@ LANGUAGE_FILE: dict[str, Any] = {
     "properties": {
         "lang": {"enum": ["zh", "en"]},
         "replacements": {"type": "object", "additionalProperties": {"type": "string"}},
+        "dialect_replacements": {"type": "object", "additionalProperties": {"type": "string"}},
         "clause_delimiters": {"type": "string", "minLength": 1},
         "sentence_delimiters": {"type": "string", "minLength": 1},
         "scope_breakers": _STRINGS,

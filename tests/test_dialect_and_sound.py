@@ -1,0 +1,65 @@
+"""Cantonese rewritten to Mandarin before matching, Chinese terms matched by sound, and
+"talking about a violation" framed as reported speech — in the rule layer (no meaning)."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.rules.homophones import HomophoneMatcher, build_table
+
+
+@pytest.mark.parametrize("text, speaker, category", [
+    ("你聽日再唔還，我哋就叫差佬拉你入去。", "agent", "threat_arrest"),          # Traditional Cantonese
+    ("再拖落去你就准备坐监啦。", "agent", "threat_arrest"),                       # Simplified Cantonese
+    ("我而家冇工开，真系冇钱还。", "customer", "hardship"),
+    ("呢笔数唔系我借嘅。", "customer", "dispute"),
+    ("唔好再打嚟啦，有事寄信畀我。", "customer", "cease_request"),
+])
+def test_cantonese_is_read_as_mandarin(rules_checker, text, speaker, category):
+    assert category in {f.category for f in rules_checker.check(text, speaker, lang="zh")}
+
+
+def test_cantonese_rewrites_keep_offsets_on_the_original(rules_checker):
+    text = "你聽日再唔還，我哋就叫差佬拉你入去。"
+    (f,) = [f for f in rules_checker.check(text, "agent", lang="zh") if f.category == "threat_arrest"]
+    assert text[f.start:f.end] == f.matched and "差佬" in f.matched or "拉你入去" in f.matched
+
+
+@pytest.mark.parametrize("text", ["我们公司的系统显示您上个月已经还款了。", "关系到您的征信记录，请您按时还款。", "呢这个方案您看行吗？"])
+def test_mandarin_words_sharing_cantonese_characters_are_untouched(rules_checker, text):
+    assert rules_checker.check(text, "agent", lang="zh") == []
+
+
+def test_a_term_heard_with_one_wrong_character_is_corrected():
+    table = build_table(["上门执行", "坐牢"])
+    matcher = HomophoneMatcher(table, [("上门执行", "上门执行")])
+    assert matcher.correct("明天我们就上门执形") == "明天我们就上门执行"
+    assert matcher.correct("明天我们就上门执行") == "明天我们就上门执行"
+    assert matcher.correct("尚门直刑") == "尚门直刑"  # three slips of four: a different phrase, left alone
+
+
+def test_short_terms_are_not_matched_by_sound_alone():
+    table = build_table(["老赖"])
+    assert HomophoneMatcher(table, [("老赖", "老赖")]).correct("老来得子") == "老来得子"
+
+
+def test_sound_correction_feeds_the_rules(rules_checker):
+    assert "threat_arrest" in {f.category for f in rules_checker.check("再不还就等着座牢吧", "agent", lang="zh")}
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("网上说我们会爆通讯录，那是谣言，我们不会联系您的任何联系人。", "zh"),
+    ("我们培训时一再强调，不能对客户说“不还钱就抓你去坐牢”这种话。", "zh"),
+    ("质检发现有同事说了“天天打到你接为止”，已经按违规处理。", "zh"),
+    ("Some collectors tell people they'll be arrested; that's false, and we would never say it.", "en"),
+    ("Whoever told you we'd show up at your door was wrong; we don't make home visits.", "en"),
+])
+def test_talking_about_a_violation_is_not_one(rules_checker, text, lang):
+    assert [f for f in rules_checker.check(text, "agent", lang=lang) if f.kind == "violation"] == []
+
+
+@pytest.mark.parametrize("text, lang, category", [
+    ("别人冒充法院是违法的，我就是法院派来的执行人员。", "zh", "impersonation"),
+    ("Some collectors threaten arrest, but I'm going to have you arrested tonight.", "en", "threat_arrest"),
+])
+def test_a_violation_after_the_talk_still_counts(rules_checker, text, lang, category):
+    assert category in {f.category for f in rules_checker.check(text, "agent", lang=lang)}
