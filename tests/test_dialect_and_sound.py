@@ -42,8 +42,12 @@ def test_short_terms_are_not_matched_by_sound_alone():
     assert HomophoneMatcher(table, [("老赖", "老赖")]).correct("老来得子") == "老来得子"
 
 
-def test_sound_correction_feeds_the_rules(rules_checker):
-    assert "threat_arrest" in {f.category for f in rules_checker.check("再不还就等着座牢吧", "agent", lang="zh")}
+def test_sound_correction_never_turns_one_term_or_word_into_another(rules_checker):
+    assert "anger" in {f.category for f in rules_checker.check("他妈的，又打来了", "customer", lang="zh")}
+    assert "cease_request" in {f.category for f in rules_checker.check("请不要联系我的同事和领导", "customer", lang="zh")}
+    table = build_table(["他妈的", "他吗的", "上门执行"])
+    matcher = HomophoneMatcher(table, [("他妈的", "他妈的"), ("他吗的", "他吗的"), ("上门执行", "上门执行")])
+    assert matcher.correct("他妈的") == "他妈的"  # three characters: too short to correct by sound
 
 
 @pytest.mark.parametrize("text, lang", [

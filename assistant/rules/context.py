@@ -63,6 +63,8 @@ class ContextRules:
         self.conditionals = _alternation(cfg.conditionals, self.word_bounded)
         self.frames = _alternation(cfg.quote_frames, self.word_bounded)
         self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
+        self.talk = re.compile("|".join(f"(?:{x})" for x in cfg.talk_markers)) if cfg.talk_markers else None
+        self.turns = _alternation(cfg.talk_turns, self.word_bounded)
         if self.word_bounded and self.negators is not None:
             body = "|".join(re.escape(w) for w in sorted(cfg.negators, key=len, reverse=True))
             self.negators = re.compile(rf"(?:(?<![\w'])(?:{body})(?![\w])|n't(?![\w]))")
@@ -148,12 +150,25 @@ class ContextRules:
             return True
         return False
 
+    def is_talk(self, text: str, start: int, end: int, bounds: Bounds | None = None) -> bool:
+        """True when the match's sentence talks *about* such conduct (condemns it, denies a
+        rumour, reports it, trains against it) and no turn ("but I…", 我就…) separates that
+        talk from the match."""
+        if self.talk is None:
+            return False
+        a, b = self.sentence_bounds(text, start, end, bounds)
+        for m in self.talk.finditer(text, a, b):
+            between = text[end : m.start()] if m.start() >= end else text[m.end() : start] if m.end() <= start else ""
+            if self.turns is None or not self.turns.search(between):
+                return True
+        return False
+
     def features(self, text: str) -> tuple[float, float, float]:
         """Whole-utterance context signals for the meaning layer, which cannot see negation
         well on its own: a live negator (not an exception, not inside a condition), a
         reported-speech frame, a conditional."""
         bounds = self.bounds(text)
         negated = float(self.negators is not None and any(self._live(text, m.start(), bounds) for m in self.negators.finditer(text)))
-        quoted = 1.0 if self.frames is not None and self.frames.search(text) else 0.0
+        quoted = 1.0 if (self.frames is not None and self.frames.search(text)) or (self.talk is not None and self.talk.search(text)) else 0.0
         conditional = 1.0 if self.conditionals is not None and self.conditionals.search(text) else 0.0
         return negated, quoted, conditional

@@ -143,6 +143,8 @@ class RuleEngine:
             return "negation"
         if rule.unless.quote and rule.kind == "violation" and ctx.is_quoted(text, start, bounds):
             return "quote"
+        if rule.unless.quote and rule.kind == "violation" and ctx.is_talk(text, start, end, bounds):
+            return "talk"
         unless = self.unless[rule.id]
         if unless is not None:
             a, b = ctx.sentence_bounds(text, start, end, bounds)

@@ -4,8 +4,9 @@ character (法远 for 法院, 拘溜 for 拘留) still matches the rule.
 Every character is read by its common, tone-less pinyin (``pypinyin``'s table, used when the
 lexicon is built and cached, never at check time). A phrase matches a span whose characters
 read the same, under a guard against chance: the phrase has at least :data:`MIN_CHARS`
-characters and at least half of them are the very characters written (one or two slips,
-not a different word that happens to sound alike).
+characters, at least half of them are the very characters written (one or two slips,
+not a different word that happens to sound alike), and what is written is not itself a
+term of the lexicon.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import ahocorasick
 
 from assistant.text.normalize import is_cjk
 
-MIN_CHARS = 3
+MIN_CHARS = 4  # three-character terms misfired: 不要联(系) read as 不要脸
 _BASE = 0xF0000  # supplementary private use area: one code point per syllable
 
 
@@ -47,6 +48,8 @@ class HomophoneMatcher:
         self.table = table
         self.automaton = ahocorasick.Automaton()
         count = 0
+        phrases = list(phrases)
+        self.known = {phrase for _, phrase in phrases}
         for key, phrase in phrases:
             if len(phrase) < MIN_CHARS or not all(c in table for c in phrase):
                 continue
@@ -87,8 +90,8 @@ class HomophoneMatcher:
             for key, phrase in entries:
                 start = end - len(phrase) + 1
                 written = text[start : end + 1]
-                if written == phrase:
-                    continue  # written as the phrase: the exact matcher has it
+                if written == phrase or written in self.known:
+                    continue  # written as a term: the exact matchers have it
                 if 2 * sum(a == b for a, b in zip(written, phrase)) >= len(phrase):
                     out.append((key, start, end + 1))
         return out

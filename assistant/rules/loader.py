@@ -113,6 +113,8 @@ class LanguageConfig:
     quote_frames: tuple[str, ...]
     quote_breakers: tuple[str, ...]
     quote_window: int
+    talk_markers: tuple[str, ...] = ()
+    talk_turns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -244,6 +246,8 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         conditionals=_tuple(data.get("conditionals")),
         quote_frames=_tuple(data["quote_frames"]),
         quote_breakers=_tuple(data.get("quote_breakers")),
+        talk_markers=_tuple(data.get("talk_markers")),
+        talk_turns=_tuple(data.get("talk_turns")),
         quote_window=int(data.get("quote_window", 25)),
     )
 

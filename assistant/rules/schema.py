@@ -98,6 +98,8 @@ LANGUAGE_FILE: dict[str, Any] = {
         "conditionals": _STRINGS,
         "quote_frames": _STRINGS,
         "quote_breakers": _STRINGS,
+        "talk_markers": _STRINGS,
+        "talk_turns": _STRINGS,
         "quote_window": {"type": "integer", "minimum": 1},
     },
 }
