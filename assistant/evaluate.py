@@ -57,6 +57,8 @@ class Report:
     cat_tp: Counter = field(default_factory=Counter)
     rule_hits: Counter = field(default_factory=Counter)
     rule_correct: Counter = field(default_factory=Counter)
+    rule_category: dict[str, str] = field(default_factory=dict)
+    clean_flagged_by: Counter = field(default_factory=Counter)  # clean lines flagged, by layer: rule, meaning, both
     errors: list[tuple[str, dict, list[str]]] = field(default_factory=list)
 
     def add(self, gold: dict, findings: Iterable[Finding]) -> None:
@@ -75,6 +77,8 @@ class Report:
         elif found:
             counts.fp += 1
             self.errors.append(("FALSE ALARM", gold, sorted(found)))
+            layers = {f.source for f in relevant}
+            self.clean_flagged_by[f"{speaker}:{'both' if len(layers) > 1 else layers.pop()}"] += 1
         else:
             counts.tn += 1
         for cat in labels:
@@ -85,6 +89,7 @@ class Report:
         for f in relevant:
             self.rule_hits[f.rule_id] += 1
             self.rule_correct[f.rule_id] += f.category in labels
+            self.rule_category[f.rule_id] = f.category
 
     def lines(self, title: str, show_errors: bool = False) -> list[str]:
         """The report as printable lines."""
@@ -110,6 +115,28 @@ class Report:
             for tag, gold, found in self.errors:
                 out.append(f"{tag:11} [{gold.get('lang')}/{gold.get('speaker', 'agent')}] {gold.get('labels')} got={found} :: {gold['text']}")
         return out
+
+    def markdown(self, title: str) -> list[str]:
+        """The report as Markdown tables: lines, false alarms by layer, categories, rules."""
+        out = [f"### {title}", "", "| speaker | lines | precision | recall | F1 | false alarms (clean lines) | by the rules / the meaning layer / both |",
+               "|---|---|---|---|---|---|---|"]
+        for speaker in ("agent", "customer"):
+            c = self.speakers.get(speaker)
+            if not c or not c.lines:
+                continue
+            by = "/".join(str(self.clean_flagged_by[f"{speaker}:{layer}"]) for layer in ("rule", "meaning", "both"))
+            out.append(f"| {speaker} | {c.lines} | {c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {c.false_alarm_rate:.1%} ({c.fp}/{c.fp + c.tn}) | {by} |")
+        out += ["", "| category | support | recall | predicted | precision |", "|---|---|---|---|---|"]
+        for cat in sorted(set(self.cat_gold) | set(self.cat_pred)):
+            rec = f"{self.cat_tp[cat] / self.cat_gold[cat]:.3f}" if self.cat_gold[cat] else "–"
+            prec = f"{self.cat_tp[cat] / self.cat_pred[cat]:.3f}" if self.cat_pred[cat] else "–"
+            out.append(f"| {cat} | {self.cat_gold[cat]} | {rec} | {self.cat_pred[cat]} | {prec} |")
+        out += ["", "| rule | category | fired | precision | share of the category's lines it found |", "|---|---|---|---|---|"]
+        for rule_id, hits in sorted(self.rule_hits.items(), key=lambda kv: (-kv[1], kv[0])):
+            cat = self.rule_category.get(rule_id, "")
+            share = f"{self.rule_correct[rule_id] / self.cat_gold[cat]:.3f}" if self.cat_gold[cat] else "–"
+            out.append(f"| `{rule_id}` | {cat} | {hits} | {self.rule_correct[rule_id] / hits:.3f} | {share} |")
+        return out + [""]
 
     def summary(self) -> dict[str, float]:
         """The headline figures: agent F1, agent false alarms, cue F1."""

@@ -67,3 +67,25 @@ def test_talking_about_a_violation_is_not_one(rules_checker, text, lang):
 ])
 def test_a_violation_after_the_talk_still_counts(rules_checker, text, lang, category):
     assert category in {f.category for f in rules_checker.check(text, "agent", lang=lang)}
+
+
+def test_eval_writes_per_rule_and_per_category_tables(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    lines = [
+        {"id": "t1", "lang": "zh", "speaker": "agent", "text": "你再拖着不还，我们就叫警察把你抓去坐牢", "labels": ["threat_arrest"]},
+        {"id": "t2", "lang": "zh", "speaker": "agent", "text": "请问您这周五方便安排还款吗", "labels": []},
+        {"id": "t3", "lang": "zh", "speaker": "customer", "text": "我上个月被裁员了，现在一分钱收入都没有", "labels": ["hardship"]},
+    ]
+    gold = tmp_path / "mine.jsonl"
+    gold.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    table = tmp_path / "accuracy.md"
+    result = CliRunner().invoke(cli, ["eval", str(gold), "--table", str(table)])
+    assert result.exit_code == 0, result.output
+    text = table.read_text(encoding="utf-8")
+    assert f"### {gold} (zh)" in text and "| agent | 2 | 1.000 | 1.000 | 1.000 | 0.0% (0/1) | 0/0/0 |" in text
+    assert "| threat_arrest | 1 | 1.000 |" in text and "| `zh.threat_arrest." in text and "| hardship | 1 | 1.000 |" in text
