@@ -89,3 +89,32 @@ def test_eval_writes_per_rule_and_per_category_tables(tmp_path):
     text = table.read_text(encoding="utf-8")
     assert f"### {gold} (zh)" in text and "| agent | 2 | 1.000 | 1.000 | 1.000 | 0.0% (0/1) | 0/0/0 |" in text
     assert "| threat_arrest | 1 | 1.000 |" in text and "| `zh.threat_arrest." in text and "| hardship | 1 | 1.000 |" in text
+
+
+@pytest.mark.parametrize("text, category", [
+    ("we will have you arr ested tonight", "threat_arrest"),                 # a word split in two
+    ("i left a message with yourboss about the balance", "third_party_disclosure"),  # two words merged
+    ("uh we will um have you arrested", "threat_arrest"),                    # fillers
+])
+def test_english_asr_mangling_is_repaired(rules_checker, text, category):
+    assert category in {f.category for f in rules_checker.check(text, "agent", lang="en")}
+
+
+def test_english_repairs_leave_ordinary_words_alone(rules_checker):
+    engine = rules_checker.engine("en")
+    assert engine.normalize("take a rest and call me back").text == "take a rest and call me back"
+    assert engine.normalize("yourself and the boss").text == "yourself and the boss"
+    norm = engine.normalize("we will have you arr ested")
+    s, e = norm.original_span(norm.text.index("arrested"), norm.text.index("arrested") + 8)
+    assert norm.original[s:e] == "arr ested"
+
+
+def test_word_fixes_are_built_from_keywords_and_ordinary_words():
+    from types import SimpleNamespace
+
+    from assistant.rules.asr_words import build_word_fixes
+
+    rule = SimpleNamespace(patterns=SimpleNamespace(phrases=["arrested", "boss"], tokens=[]))
+    fixes = build_word_fixes([rule], {}, ["uh"], common={"a", "rrested", "your", "arr"})
+    assert fixes["arr ested"] == "arrested" and fixes["yourboss"] == "your boss" and fixes["uh "] == ""
+    assert "a rrested" not in fixes  # both pieces are ordinary words

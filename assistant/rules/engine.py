@@ -71,7 +71,7 @@ class RuleEngine:
         self.lang = lexicon.lang
         # English: no word is 40 characters long; longer unbroken runs (pasted junk) are split so
         # that spaCy's tokenizer, quadratic on such runs, stays linear.
-        self.normalize = Normalizer(lexicon.config.replacements, max_run=None if self.lang == "zh" else 40)
+        self.normalize = Normalizer(lexicon.config.replacements, max_run=None if self.lang == "zh" else 40, word_fixes=lexicon.word_fixes or None)
         self.context = ContextRules(lexicon.config)
         self.nlp = _make_nlp(self.lang)
         attr = "ORTH" if self.lang == "zh" else "LOWER"

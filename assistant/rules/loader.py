@@ -115,6 +115,7 @@ class LanguageConfig:
     quote_window: int
     talk_markers: tuple[str, ...] = ()
     talk_turns: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Lexicon:
     digest: str = ""
     gates: dict[str, Any] = field(default_factory=dict)  # regex -> literals one of which every match holds (kept in the cache)
     homophones: dict[str, int] = field(default_factory=dict)  # zh: character -> syllable id, for matching phrases by sound
+    word_fixes: dict[str, str] = field(default_factory=dict)  # en: split, merged and filler words a recogniser makes -> repaired
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
@@ -248,6 +250,7 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         quote_breakers=_tuple(data.get("quote_breakers")),
         talk_markers=_tuple(data.get("talk_markers")),
         talk_turns=_tuple(data.get("talk_turns")),
+        fillers=_tuple(data.get("fillers")),
         quote_window=int(data.get("quote_window", 25)),
     )
 
@@ -389,8 +392,13 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
         terms = [norm(p).text for rule in rules for p in rule.patterns.phrases]
         terms += [lit for gate in gates.values() for lit in gate or ()]
         homophones = build_table(terms)
+    word_fixes: dict[str, str] = {}
+    if lang == "en":
+        from assistant.rules.asr_words import build_word_fixes
+
+        word_fixes = build_word_fixes(rules, gates, config.fillers)
     lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates,
-                      homophones=homophones)
+                      homophones=homophones, word_fixes=word_fixes)
     write_cached(cached, lexicon, family=f"lexicon-{lang}-")
     return lexicon
 
@@ -399,7 +407,8 @@ def _cache_path(lang: str, digest: str) -> Path:
     """Where a validated lexicon is kept: keyed by the files' contents and the loader's code."""
     from assistant import __version__
 
-    code = hashlib.sha256(Path(__file__).read_bytes() + Path(__file__).with_name("schema.py").read_bytes()).hexdigest()[:12]
+    here = Path(__file__)
+    code = hashlib.sha256(b"".join(here.with_name(name).read_bytes() for name in ("loader.py", "schema.py", "homophones.py", "asr_words.py"))).hexdigest()[:12]
     from assistant.files import cache_dir
 
     return cache_dir() / f"lexicon-{lang}-{digest[:24]}-{__version__}-{code}.pickle"

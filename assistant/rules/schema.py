@@ -100,6 +100,7 @@ LANGUAGE_FILE: dict[str, Any] = {
         "quote_breakers": _STRINGS,
         "talk_markers": _STRINGS,
         "talk_turns": _STRINGS,
+        "fillers": _STRINGS,
         "quote_window": {"type": "integer", "minimum": 1},
     },
 }

@@ -85,8 +85,10 @@ class Normalizer:
     steps that change length touch the offset map.
     """
 
-    def __init__(self, replacements: Mapping[str, str] | None = None, max_run: int | None = None) -> None:
+    def __init__(self, replacements: Mapping[str, str] | None = None, max_run: int | None = None,
+                 word_fixes: Mapping[str, str] | None = None) -> None:
         self.replacements = dict(replacements or {})
+        self._fixes = _WordFixes(word_fixes) if word_fixes else None
         self.max_run = max_run
         self._long_run = re.compile(rf"\S{{{max_run}}}(?=\S)") if max_run else None
         keys = sorted(self.replacements, key=len, reverse=True)
@@ -110,6 +112,10 @@ class Normalizer:
         s, index = self._fold_spaces(s, index)
         if self._replace_re is not None:
             s, index = self._replace(s, index)
+        if self._fixes is not None:
+            edits = self._fixes.edits(s)
+            if edits:
+                s, index = _splice(s, index, edits)  # type: ignore[arg-type]
         if self._long_run is not None and len(s) > (self.max_run or 0):
             edits = [(m, m.group() + " ") for m in self._long_run.finditer(s)]
             if edits:
@@ -138,6 +144,53 @@ class Normalizer:
         return _splice(s, index, edits) if edits else (s, index)
 
 
+class _Span:
+    """A matched span, shaped like the ``re.Match`` that :func:`_splice` takes."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self._start, self._end = start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+
+class _WordFixes:
+    """Whole-word rewrites from a large table (thousands of entries: Aho-Corasick, not a
+    regex alternation); longest first, never overlapping, only at word boundaries."""
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        import ahocorasick
+
+        self.automaton = ahocorasick.Automaton()
+        for key, value in table.items():
+            self.automaton.add_word(key, (key, value))
+        self.automaton.make_automaton()
+
+    def edits(self, s: str) -> list[tuple[_Span, str]]:
+        found = []
+        for end, (key, value) in self.automaton.iter(s):
+            start = end - len(key) + 1
+            if (_wordish(key[0]) and start > 0 and _wordish(s[start - 1])) or (_wordish(key[-1]) and end + 1 < len(s) and _wordish(s[end + 1])):
+                continue
+            found.append((start, end + 1, value))
+        found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+        taken: list[tuple[int, int]] = []
+        chosen = []
+        for start, end, value in found:
+            if any(start < b and a < end for a, b in taken):
+                continue
+            taken.append((start, end))
+            chosen.append((start, end, value))
+        return [(_Span(a, b), v) for a, b, v in sorted(chosen)]
+
+
+def _wordish(ch: str) -> bool:
+    return ch.isalnum() or ch == "'"
+
+
 def _splice(s: str, index: list[int] | None, edits: list[tuple[re.Match[str], str]]) -> tuple[str, list[int]]:
     """Replace each matched span by its text; the k-th new character maps to the span's k-th."""
     src = index if index is not None else range(len(s))
@@ -149,7 +202,9 @@ def _splice(s: str, index: list[int] | None, edits: list[tuple[re.Match[str], st
         out.extend(src[pos : m.start()])
         span = src[m.start() : m.end()]
         chars.append(repl)
-        out.extend(span[min(k, len(span) - 1)] for k in range(len(repl)))
+        # the k-th new character maps to the span's k-th; the last to the span's last, so a
+        # shortened span still ends where the original did
+        out.extend(span[len(span) - 1 if k == len(repl) - 1 else min(k, len(span) - 1)] for k in range(len(repl)))
         pos = m.end()
     chars.append(s[pos:])
     out.extend(src[pos:])
