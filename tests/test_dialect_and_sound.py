@@ -118,3 +118,16 @@ def test_word_fixes_are_built_from_keywords_and_ordinary_words():
     fixes = build_word_fixes([rule], {}, ["uh"], common={"a", "rrested", "your", "arr"})
     assert fixes["arr ested"] == "arrested" and fixes["yourboss"] == "your boss" and fixes["uh "] == ""
     assert "a rrested" not in fixes  # both pieces are ordinary words
+
+
+@pytest.mark.parametrize("heard, meant", [("法远执行科", "法院"), ("到时候拘溜十五天", "拘留"), ("你这个老来", "老赖"), ("上报争信", "征信")])
+def test_key_terms_heard_with_one_slip_are_corrected(rules_checker, heard, meant):
+    engine = rules_checker.engine("zh")
+    assert meant in engine.homophones.correct(engine.normalize(heard).text)
+
+
+@pytest.mark.parametrize("text", ["老来得子真不容易", "我去报经理那里看看", "这边十几个人在加班", "我们不会联系您通讯录里的任何人", "我是你老同学小李"])
+def test_a_slip_that_makes_a_word_with_its_neighbour_is_left_alone(rules_checker, text):
+    engine = rules_checker.engine("zh")
+    norm = engine.normalize(text).text
+    assert engine.homophones.correct(norm) == norm

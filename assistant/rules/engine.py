@@ -15,7 +15,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
 from assistant.rules.context import Bounds, ContextRules
-from assistant.rules.homophones import HomophoneMatcher
+from assistant.rules.homophones import HomophoneMatcher, SlipCorrector
 from assistant.rules.loader import Lexicon, Rule, compile_regex
 from assistant.rules.prefilter import required_literals
 from assistant.text import NormalizedText, Normalizer, is_cjk
@@ -102,7 +102,8 @@ class RuleEngine:
         # zh: the lexicon's terms (phrases, and the literals its regexes need) heard with a
         # character slip are rewritten to the term before matching (法远执行 → 法院执行).
         terms = {t for _, t in spoken} | {lit for gate in lexicon.gates.values() for lit in gate or () if all(is_cjk(c) for c in lit)}
-        self.homophones = HomophoneMatcher(lexicon.homophones, ((t, t) for t in sorted(terms))) if lexicon.homophones else None
+        slips = SlipCorrector(lexicon.slips, lexicon.slip_words) if lexicon.slips else None
+        self.homophones = HomophoneMatcher(lexicon.homophones, ((t, t) for t in sorted(terms)), slips) if lexicon.homophones else None
 
     def _compile_unless(self, rule: Rule) -> str | None:
         """The rule's `unless` as one regex (compiled on first use: most never are)."""

@@ -116,6 +116,7 @@ class LanguageConfig:
     talk_markers: tuple[str, ...] = ()
     talk_turns: tuple[str, ...] = ()
     fillers: tuple[str, ...] = ()
+    sound_terms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -130,6 +131,8 @@ class Lexicon:
     gates: dict[str, Any] = field(default_factory=dict)  # regex -> literals one of which every match holds (kept in the cache)
     homophones: dict[str, int] = field(default_factory=dict)  # zh: character -> syllable id, for matching phrases by sound
     word_fixes: dict[str, str] = field(default_factory=dict)  # en: split, merged and filler words a recogniser makes -> repaired
+    slips: dict[str, str] = field(default_factory=dict)  # zh: key term with one homophone slip -> the term
+    slip_words: frozenset[str] = frozenset()  # zh: words a slipped character makes with a neighbour
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
@@ -251,6 +254,7 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         talk_markers=_tuple(data.get("talk_markers")),
         talk_turns=_tuple(data.get("talk_turns")),
         fillers=_tuple(data.get("fillers")),
+        sound_terms=_tuple(data.get("sound_terms")),
         quote_window=int(data.get("quote_window", 25)),
     )
 
@@ -384,6 +388,8 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
 
     gates = {rx: required_literals(rx) for rule in rules for rx in rule.patterns.regex}
     homophones: dict[str, int] = {}
+    slips: dict[str, str] = {}
+    slip_words: frozenset[str] = frozenset()
     if lang == "zh":
         from assistant.rules.homophones import build_table
         from assistant.text import Normalizer
@@ -392,13 +398,17 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
         terms = [norm(p).text for rule in rules for p in rule.patterns.phrases]
         terms += [lit for gate in gates.values() for lit in gate or ()]
         homophones = build_table(terms)
+        if config.sound_terms:
+            from assistant.rules.homophones import build_slips
+
+            slips, slip_words = build_slips(config.sound_terms)
     word_fixes: dict[str, str] = {}
     if lang == "en":
         from assistant.rules.asr_words import build_word_fixes
 
         word_fixes = build_word_fixes(rules, gates, config.fillers)
     lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates,
-                      homophones=homophones, word_fixes=word_fixes)
+                      homophones=homophones, word_fixes=word_fixes, slips=slips, slip_words=slip_words)
     write_cached(cached, lexicon, family=f"lexicon-{lang}-")
     return lexicon
 

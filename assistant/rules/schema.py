@@ -101,6 +101,7 @@ LANGUAGE_FILE: dict[str, Any] = {
         "talk_markers": _STRINGS,
         "talk_turns": _STRINGS,
         "fillers": _STRINGS,
+        "sound_terms": _STRINGS,
         "quote_window": {"type": "integer", "minimum": 1},
     },
 }
