@@ -22,6 +22,7 @@ def _alternation(words: tuple[str, ...], word_bounded: bool) -> re.Pattern[str] 
 
 
 CONDITION_WINDOW = 60  # characters before a negator in which a conditional can govern it
+TALK_WINDOW = 120  # characters around a match in which talk about such conduct counts
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ContextRules:
         self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
         self.talk = re.compile("|".join(f"(?:{x})" for x in cfg.talk_markers)) if cfg.talk_markers else None
         self.turns = _alternation(cfg.talk_turns, self.word_bounded)
+        self._talk_cache: tuple[str, list[tuple[int, int]]] | None = None
         if self.word_bounded and self.negators is not None:
             body = "|".join(re.escape(w) for w in sorted(cfg.negators, key=len, reverse=True))
             self.negators = re.compile(rf"(?:(?<![\w'])(?:{body})(?![\w])|n't(?![\w]))")
@@ -150,15 +152,34 @@ class ContextRules:
             return True
         return False
 
+    def _talk_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where ``text`` talks about conduct (found once per text: a long line is checked
+        for thousands of matches)."""
+        assert self.talk is not None
+        cached = self._talk_cache
+        if cached is not None and cached[0] is text:
+            return cached[1]
+        spans = [(m.start(), m.end()) for m in self.talk.finditer(text)]
+        self._talk_cache = (text, spans)
+        return spans
+
     def is_talk(self, text: str, start: int, end: int, bounds: Bounds | None = None) -> bool:
         """True when the match's sentence talks *about* such conduct (condemns it, denies a
-        rumour, reports it, trains against it) and no turn ("but I…", 我就…) separates that
-        talk from the match."""
+        rumour, reports it, trains against it) within ``TALK_WINDOW`` characters of the match,
+        and no turn ("but I…", 我就…) separates that talk from the match."""
         if self.talk is None:
             return False
+        spans = self._talk_spans(text)
+        if not spans:
+            return False
         a, b = self.sentence_bounds(text, start, end, bounds)
-        for m in self.talk.finditer(text, a, b):
-            between = text[end : m.start()] if m.start() >= end else text[m.end() : start] if m.end() <= start else ""
+        lo, hi = max(a, start - TALK_WINDOW), min(b, end + TALK_WINDOW)
+        for m_start, m_end in spans[bisect_left(spans, (lo, -1)) :]:
+            if m_start >= hi:
+                break
+            if m_end > b:
+                continue
+            between = text[end:m_start] if m_start >= end else text[m_end:start] if m_end <= start else ""
             if self.turns is None or not self.turns.search(between):
                 return True
         return False
