@@ -54,3 +54,16 @@ def test_the_script_library_and_pii_patterns_ship_too(installed, tmp_path):
     assert listing.returncode == 0 and listing.stdout.count("en.") >= 2, listing.stderr
     masked = outside(tmp_path, installed, "python", "-c", "from assistant.archive.redact import Redactor; print(Redactor().mask('电话13800138000'))")
     assert masked.stdout.strip() == "电话[PHONE]", masked.stderr
+
+
+def test_the_demo_runs_from_the_installed_wheel(installed, tmp_path, monkeypatch):
+    """The demo call, its case, the live views' labels and page ship in the wheel."""
+    archive = tmp_path / "demo.db"
+    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(archive))
+    result = outside(tmp_path, installed, "callassist", "demo", "--speed", "0", "--view", "log")
+    assert result.returncode == 0, result.stderr
+    assert "以抓人/坐牢相威胁" in result.stdout and "通话结束: 已封存" in result.stdout
+    assert archive.exists()
+    page = subprocess.run([str(installed / "bin" / "python"), "-c", "import assistant.views.web as w; print(w.PAGE.read_text()[:15])"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert page.returncode == 0 and "<!doctype html>" in page.stdout, page.stderr
