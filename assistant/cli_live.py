@@ -1,7 +1,6 @@
 """Live commands of the CLI: ``live`` (a call from audio to the collector's screen) and ``demo``."""
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

@@ -64,7 +64,7 @@ def test_bad_line_stops_with_its_line_number(name):
     proc = run(["check", "--no-meaning", "-"], good + bad + good)
     err = proc.stderr.decode()
     assert proc.returncode != 0
-    assert f"line 2: " in err and words in err and "--skip-bad" in err
+    assert "line 2: " in err and words in err and "--skip-bad" in err
     assert "Traceback" not in err
     assert len(proc.stdout.decode().splitlines()) == 1
 

@@ -132,11 +132,10 @@ class ContextRules:
         if self.conditionals is None:
             return False
         clause = max(self._clause_start(text, pos, bounds), pos - CONDITION_WINDOW)
-        last = None
-        for last in self.conditionals.finditer(text, clause, pos):
-            pass
-        if last is None:
+        matches = list(self.conditionals.finditer(text, clause, pos))
+        if not matches:
             return False
+        last = matches[-1]
         return not (self.barriers is not None and self.barriers.search(text, last.end(), pos))
 
     def is_quoted(self, text: str, start: int, bounds: Bounds | None = None) -> bool:
