@@ -93,7 +93,8 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
         nonlocal seq, t
         seq += 1
         t += 3.0
-        return Turn.from_events(session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text)))  # type: ignore[arg-type]
+        session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text))  # type: ignore[arg-type]
+        return session.turns[-1]
 
     for turn in scenario.turns:
         said = str(turn["say"]).strip()

@@ -23,7 +23,7 @@ from assistant.constants import CUE_CATEGORIES, SEVERITIES, STAGES, VIOLATION_CA
 from assistant.errors import LiveCallError, RegistryError
 from assistant.events import (CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, Utterance, Withdrawn,
                               Word)
-from assistant.pipeline import CallPipeline, Turn, registry, word_times
+from assistant.pipeline import CallPipeline, registry, word_times
 from assistant.pipeline.live import QueuedSink, UseLine, queued, run_live, silence
 from assistant.pipeline.sinks import ArchiveSink, MemorySink
 from assistant.views.labels import LABELS
@@ -212,11 +212,13 @@ def test_a_recogniser_failing_mid_call_ends_it_interrupted_with_a_clear_message(
 def test_a_used_suggestion_is_recorded_and_not_offered_again(checker, tmp_path):
     sink = ArchiveSink(tmp_path / "a.db")
     pipe = CallPipeline("use", "zh", case=CASE, checker=checker, sinks=[sink])
-    turn = Turn.from_events(pipe.feed(Utterance("use", 1, "customer", 0.0, 2.0, "我最近失业了，真的没钱还")))
+    pipe.feed(Utterance("use", 1, "customer", 0.0, 2.0, "我最近失业了，真的没钱还"))
+    turn = pipe.turns[-1]
     first = turn.suggestions[0].line_id
     used = pipe.use(1)
     assert used[0].line_id == first and pipe.use(9) == []
-    later = Turn.from_events(pipe.feed(Utterance("use", 2, "customer", 3.0, 5.0, "我还在生病，手头很紧")))
+    pipe.feed(Utterance("use", 2, "customer", 3.0, 5.0, "我还在生病，手头很紧"))
+    later = pipe.turns[-1]
     assert first not in [s.line_id for s in later.suggestions]
     pipe.finish()
     events = [(r["script_id"], r["event"]) for t, r in sink.archive.records("use") if t == "suggestions"]

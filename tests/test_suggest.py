@@ -11,7 +11,7 @@ from assistant.asr.scripted import load_transcript
 from assistant.cli import cli
 from assistant.events import Utterance
 from assistant.practice import load_scenario, run_practice, shipped_scenarios
-from assistant.pipeline import CallPipeline, Turn
+from assistant.pipeline import CallPipeline
 from assistant.stages import StageTracker
 from assistant.suggest.library import ScriptError, ScriptLine, load_library, render, sample_case
 from assistant.suggest.lint import coverage, lint_library
@@ -31,7 +31,8 @@ def replay(name: str, checker, case: dict | None = None) -> tuple[list[str], lis
     session = CallPipeline(meta["id"], meta["lang"], case=case or sample_case(meta["lang"]), checker=checker)
     stages, ids = [], []
     for seq, row in enumerate(rows, 1):
-        turn = Turn.from_events(session.feed(Utterance(meta["id"], seq, row["speaker"], row["start"], row["end"], row["text"])))
+        session.feed(Utterance(meta["id"], seq, row["speaker"], row["start"], row["end"], row["text"]))
+        turn = session.turns[-1]
         stages.append(session.stage)
         ids.append([s.line_id for s in turn.suggestions])
     return stages, ids, session

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Mapping
 
-from assistant.asr.base import Recognizer
+from assistant.asr.base import AsrResult, Recognizer
 from assistant.asr.segmenter import Segmenter
 from assistant.events import AudioChunk, Partial, Utterance
 
@@ -24,6 +24,11 @@ def recognise(
             continue
         for result in recognizer.accept(chunk):
             yield from segmenter.feed(chunk.speaker, result)
-    tail = [(speaker, result) for speaker, rec in recognizers.items() for result in rec.finish()]
-    for speaker, result in sorted(tail, key=lambda item: item[1].start):
+    for speaker, result in flush(recognizers):
         yield from segmenter.feed(speaker, result)
+
+
+def flush(recognizers: Mapping[str, Recognizer]) -> list[tuple[str, AsrResult]]:
+    """End of audio: every recogniser's last results, ``(speaker, result)`` in order of start time."""
+    tail = [(speaker, result) for speaker, rec in recognizers.items() for result in rec.finish()]
+    return sorted(tail, key=lambda item: item[1].start)

@@ -17,9 +17,10 @@ Threads and queues live at the edges (:mod:`assistant.pipeline.live`), never her
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from assistant.asr.segmenter import Segmenter
+from assistant.asr.stream import flush
 from assistant.errors import CallassistError, SpeechEngineError
 from assistant.events import (AudioChunk, CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion,
                               SuggestionUsed, Utterance, Withdrawn, Word)
@@ -60,7 +61,8 @@ def _recognise(call: Any, *args: Any) -> list[Any]:
 
 @dataclass
 class Turn:
-    """The events one final utterance produced (for callers that think in turns)."""
+    """The events one final utterance produced (``CallPipeline.turns``, for callers that
+    think in turns)."""
 
     utterance: Utterance
     findings: list[Finding] = field(default_factory=list)
@@ -68,25 +70,6 @@ class Turn:
     suggestions: list[Suggestion] = field(default_factory=list)
     withdrawn: list[Withdrawn] = field(default_factory=list)
     low_confidence: LowConfidence | None = None
-
-    @classmethod
-    def from_events(cls, events: Iterable[Any]) -> "Turn":
-        """Group the events that followed one :class:`Utterance`."""
-        items = list(events)
-        utt = next(e for e in items if isinstance(e, Utterance))
-        turn = cls(utt)
-        for e in items:
-            if isinstance(e, Finding):
-                turn.findings.append(e)
-            elif isinstance(e, StageChanged):
-                turn.stage.append(e)
-            elif isinstance(e, Suggestion):
-                turn.suggestions.append(e)
-            elif isinstance(e, Withdrawn):
-                turn.withdrawn.append(e)
-            elif isinstance(e, LowConfidence):
-                turn.low_confidence = e
-        return turn
 
 
 class CallPipeline:
@@ -235,8 +218,7 @@ class CallPipeline:
             return []
         out = self.start()
         if status == "sealed":
-            tail = [(speaker, r) for speaker, rec in self.recognizers.items() for r in _recognise(rec.finish)]
-            for speaker, result in sorted(tail, key=lambda item: item[1].start):
+            for speaker, result in _recognise(flush, self.recognizers):
                 for item in self.segmenter.feed(speaker, result):
                     out += self.feed(item)
         self.ended = CallEnded(self.call_id, status, reason)

@@ -131,9 +131,6 @@ class LiveResult:
     call_id: str
     status: str
     reason: str = ""
-    audio_seconds: float = 0.0
-    wall_seconds: float = 0.0
-    skipped_partials: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     sink_errors: dict[str, str] = field(default_factory=dict)
 
@@ -151,9 +148,7 @@ def run_live(pipeline: CallPipeline, source: Iterable[AudioChunk], *, speed: flo
     stop = stop or threading.Event()
     unpaced = not speed  # a file played as fast as it goes: capture waits for the pipeline instead
     room = threading.Semaphore(64) if unpaced else None
-    lag = 0.0
     result = LiveResult(pipeline.call_id, "sealed")
-    t0 = time.monotonic()
 
     def capture() -> None:
         try:
@@ -199,14 +194,11 @@ def run_live(pipeline: CallPipeline, source: Iterable[AudioChunk], *, speed: flo
                                                      "(close other programs, or use a smaller model)")
                     break
                 pipeline.check_partials = unpaced or backlog <= max_lag
-                if not pipeline.check_partials:
-                    result.skipped_partials += 1
                 try:
                     pipeline.feed(item)
                 except SpeechEngineError as exc:
                     status, reason = "interrupted", exc.message
                     break
-                lag = max(lag, item.start + item.duration)
     except KeyboardInterrupt:
         reason = "ended by the collector (Ctrl-C)"
     except BaseException as exc:
@@ -217,8 +209,6 @@ def run_live(pipeline: CallPipeline, source: Iterable[AudioChunk], *, speed: flo
     stop.set()
     _finish(pipeline, status, reason)
     result.status, result.reason = status, reason
-    result.audio_seconds = lag
-    result.wall_seconds = time.monotonic() - t0
     for sink in pipeline.sinks:
         if isinstance(sink, QueuedSink):
             result.dropped[sink.name] = sink.dropped
