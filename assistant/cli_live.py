@@ -1,6 +1,7 @@
 """Live commands of the CLI: ``live`` (a call from audio to the collector's screen) and ``demo``."""
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -29,7 +30,6 @@ class CallPlan:
     recognizers: dict[str, Any]
     speed: float | None
     meta: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def _stamp() -> str:
@@ -41,35 +41,28 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
               customer_device: str | None, seconds: float | None, call_id: str | None, replay_audio: bool = False) -> CallPlan:
     """Choose source and recognisers from the options (see ``callassist live --help``)."""
     from assistant.asr.models import locate_model, model_language
-    from assistant.asr.scripted import ScriptedRecognizer, load_transcript
+    from assistant.asr.scripted import ScriptedRecognizer, load_transcript, transcript_language
     from assistant.cli_speech import _device, parse_channels
     from assistant.pipeline.live import silence
 
     channel_map = parse_channels(channels) if channels else None
-    notes: list[str] = []
     if transcript is not None:
         meta, rows = load_transcript(transcript)
-        use_lang = lang or (meta.get("lang") if meta.get("lang") in ("zh", "en") else None)
-        if use_lang is None:
-            from assistant.text import detect_language
-
-            use_lang = detect_language(" ".join(r["text"] for r in rows[:5]))
+        use_lang, _ = transcript_language(meta, rows, lang)
         speakers = sorted({r["speaker"] for r in rows})
         recognizers: dict[str, Any] = {s: ScriptedRecognizer(rows, s) for s in speakers}
-        end = max(float(r["end"]) for r in rows) + 0.5
         src: Iterable[AudioChunk]
         if source and replay_audio:
             from assistant.audio.wav import WavFileSource
 
             header_map = {int(k): v for k, v in (meta.get("channels") or {}).items()} or None
             src = WavFileSource(Path(source), channel_map or header_map)
-            notes.append("replay")
         else:
-            src = silence(end, speakers)
+            src = silence(max(float(r["end"]) for r in rows) + 0.5, speakers)
         pace = speed if speed is not None else 1.0
         cid = call_id or f"{meta.get('id') or transcript.stem}-{_stamp()}"
         return CallPlan(cid, use_lang, src, recognizers, pace, {"source": str(transcript), "asr_model": "reference transcript (scripted)",
-                                                                "channel_map": meta.get("channels") or {}}, notes)
+                                                                "channel_map": meta.get("channels") or {}})
     if not source:
         raise click.UsageError("give --source (mic, FILE.wav or - for raw PCM on stdin) or --transcript FILE.jsonl")
     model_dir = locate_model(model, lang or "zh")
@@ -94,7 +87,7 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
         pace = 1.0 if realtime and speed is None else speed
     recognizers = {s: VoskRecognizer(model_dir) for s in speakers}
     cid = call_id or (f"{Path(source).stem}-{_stamp()}" if source not in ("mic", "-") else f"live-{_stamp()}")
-    return CallPlan(cid, use_lang, src, recognizers, pace, {"source": where, "asr_model": model_dir.name}, notes)
+    return CallPlan(cid, use_lang, src, recognizers, pace, {"source": where, "asr_model": model_dir.name})
 
 
 def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive: Path | None, view: str, web: bool, host: str,
@@ -121,8 +114,6 @@ def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive
     meta = dict(plan.meta, agent_id=agent, started_at=datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
                 ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(plan.lang))
     pipeline = CallPipeline(plan.call_id, plan.lang, case=case, recognizers=plan.recognizers, sinks=queued(sinks), meta=meta)
-    import queue
-
     inbox: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     keys = None
@@ -269,7 +260,6 @@ def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, p
         plan = plan_call(source=str(wav), transcript=transcript, model=None, lang="zh", channels=None, realtime=False, speed=speed,
                          rate=TARGET_RATE, stdin_channels=1, agent_device=None, customer_device=None, seconds=None,
                          call_id=f"demo-{_stamp()}", replay_audio=True)
-    plan.speed = speed
     target = _archive_target(archive_path, False)
     started = time.monotonic()
     result = run_plan(plan, case=case, agent="demo", archive=target, view=shown, web=web, host="127.0.0.1", port=port, verbose=verbose,

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from assistant import __version__
 from assistant.archive.store import Archive, ArchiveError
-from assistant.asr.scripted import load_transcript, transcript_utterances
+from assistant.asr.scripted import load_transcript, transcript_language, transcript_utterances
 from assistant.errors import InputValidationError
 from assistant.events import CallStarted, Finding, LowConfidence
 from assistant.pipeline import CallPipeline
@@ -75,7 +75,6 @@ class PreparedCall:
     lang: str
     meta: dict[str, Any]
     judged: list[tuple[Any, list[Any]]]  # (utterance, its findings and low-confidence mark), in order
-    rule_versions: dict[str, int]
     warnings: list[str]
     audio: Path | None = None
     audio_info: Any = None
@@ -93,13 +92,11 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
     warnings: list[str] = []
     meta, rows = load_transcript(path, warnings)
     checker = checker or Checker()
-    use_lang = lang or meta.get("lang")
-    if use_lang not in ("zh", "en"):  # no usable language in the header: detect it from the first lines
-        use_lang = checker.resolve_lang(" ".join(r["text"] for r in rows[:5]), None)
-    else:
+    use_lang, declared = transcript_language(meta, rows, lang)
+    if declared:
         _check_language(use_lang, rows, str(path))
     cid = call_id or str(meta.get("id") or path.stem)
-    prepared = PreparedCall(path, cid, use_lang, meta, [], {r.id: r.version for r in checker.lexicon(use_lang).rules}, warnings)
+    prepared = PreparedCall(path, cid, use_lang, meta, [], warnings)
     if audio is not None:
         apath = Path(audio)
         info = wav_info(apath)

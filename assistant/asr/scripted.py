@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.asr.base import AsrResult
+from assistant.constants import LANGUAGES
 from assistant.errors import CallassistError
 from assistant.events import AudioChunk, Utterance, Word
 from assistant.jsonl import json_objects
@@ -131,6 +132,17 @@ def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tupl
     if not rows:
         raise TranscriptError(f"{path}: no utterances (a transcript has one JSON object per line with speaker, start, end and text)")
     return meta, rows
+
+
+def transcript_language(meta: dict, rows: list[dict], lang: str | None = None) -> tuple[str, bool]:
+    """The call's language: ``lang``, else the header's, else detected from the first lines;
+    and whether it was declared (a declared language can be checked against the text)."""
+    declared = lang or (meta.get("lang") if meta.get("lang") in LANGUAGES else None)
+    if declared:
+        return declared, True
+    from assistant.text import detect_language
+
+    return detect_language(" ".join(r["text"] for r in rows[:5])), False
 
 
 def transcript_utterances(call_id: str, rows: list[dict]) -> list[Utterance]:

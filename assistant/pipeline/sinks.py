@@ -1,5 +1,5 @@
 """Built-in sinks: the archive, JSON Lines events, a timed transcript, a plain log, and a
-memory sink (the test double). Registered like plugins."""
+memory sink (the test double). Registered like plugins (the class is the factory)."""
 from __future__ import annotations
 
 import json
@@ -33,6 +33,7 @@ def event_dict(event: Any) -> dict[str, Any]:
     return {"event": name, **body}
 
 
+@registry.sink("memory")
 class MemorySink:
     """Keeps every event in ``events`` (for tests and for callers that want the whole call)."""
 
@@ -53,6 +54,7 @@ class MemorySink:
         return [e for e in self.events if isinstance(e, kind)]
 
 
+@registry.sink("jsonl")
 class JsonlSink:
     """Every event as one JSON line (``partials=False`` leaves partial hypotheses out)."""
 
@@ -72,6 +74,7 @@ class JsonlSink:
         self.output.flush()
 
 
+@registry.sink("transcript")
 class TranscriptSink:
     """Utterances (and, with ``partials``, partial hypotheses) in a transcript format:
     ``jsonl`` (the timed-transcript format `check` reads), ``text`` or ``srt``."""
@@ -103,6 +106,7 @@ class TranscriptSink:
         self.output.flush()
 
 
+@registry.sink("archive")
 class ArchiveSink:
     """Records the call as it happens: utterances, final findings (with their rule version),
     low-confidence marks, suggestions shown and used; seals it at a normal end, marks it
@@ -118,8 +122,6 @@ class ArchiveSink:
         self._path = Path(archive) if isinstance(archive, (str, Path)) else None
         self._key = key
         self._own = False
-        self.call_id = ""
-        self.head = ""
 
     @property
     def archive(self) -> Any:
@@ -138,7 +140,6 @@ class ArchiveSink:
         """Record what belongs in the archive."""
         if isinstance(event, CallStarted):
             m = dict(event.meta)
-            self.call_id = event.call_id
             self.archive.start_call(event.call_id, case=m.get("case") or None, agent_id=str(m.get("agent_id", "")),
                                     agent_name=str(m.get("agent_name", "")), direction=str(m.get("direction", "outbound")),
                                     started_at=m.get("started_at"), lang=event.lang, channel_map=m.get("channel_map") or {},
@@ -156,7 +157,7 @@ class ArchiveSink:
             self.archive.add_suggestion(event.call_id, event.seq, event.line_id, event.text, "used")
         elif isinstance(event, CallEnded):
             if event.status == "sealed":
-                self.head = self.archive.seal(event.call_id)
+                self.archive.seal(event.call_id)
             else:
                 self.archive.mark_interrupted(event.call_id, event.reason)
 
@@ -167,6 +168,7 @@ class ArchiveSink:
             self._archive = None
 
 
+@registry.sink("log")
 class PlainLogSink:
     """A plain, line-by-line log of the call for a terminal that is not one (CI, a pipe):
     final utterances, alerts in plain words, stage changes, suggestions. ``verbose`` adds
@@ -212,33 +214,3 @@ class PlainLogSink:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-@registry.sink("memory")
-def memory_sink() -> MemorySink:
-    """Every event in a list (tests)."""
-    return MemorySink()
-
-
-@registry.sink("jsonl")
-def jsonl_sink(output: IO[str], partials: bool = True) -> JsonlSink:
-    """Every event as a JSON line."""
-    return JsonlSink(output, partials)
-
-
-@registry.sink("transcript")
-def transcript_sink(output: IO[str], fmt: str = "jsonl", partials: bool = False, meta: dict[str, Any] | None = None) -> TranscriptSink:
-    """Utterances as a timed transcript."""
-    return TranscriptSink(output, fmt, partials, meta)
-
-
-@registry.sink("archive")
-def archive_sink(archive: Any, key: bytes | None = None) -> ArchiveSink:
-    """The call recorded in the archive."""
-    return ArchiveSink(archive, key=key)
-
-
-@registry.sink("log")
-def log_sink(write: Callable[[str], None], lang: str = "zh", verbose: bool = False) -> PlainLogSink:
-    """A plain log of the call."""
-    return PlainLogSink(write, lang, verbose)

@@ -59,10 +59,6 @@ class Labels:
             line += f"  [{f.rule_id} {f.start}:{f.end}]"
         return line
 
-    def as_dict(self) -> dict[str, Any]:
-        """Everything (for the browser view)."""
-        return self.data
-
 
 @lru_cache(maxsize=None)
 def _all() -> dict[str, Any]:

@@ -38,12 +38,11 @@ class LiveState:
     verbose: bool = False
     max_lines: int = 12
     call_id: str = ""
-    lines: deque = field(default_factory=lambda: deque(maxlen=12))
+    lines: deque = field(init=False)
     partial: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     stage: str = "opening"
     suggestions: list[Suggestion] = field(default_factory=list)
-    used: list[str] = field(default_factory=list)
     unsure: dict[int, str] = field(default_factory=dict)  # utterance seq → why it is low confidence
     ended: str = ""
     version: int = 0
@@ -83,7 +82,6 @@ class LiveState:
                 self.suggestions = []
             self.suggestions.append(event)
         elif isinstance(event, SuggestionUsed):
-            self.used.append(event.line_id)
             self.suggestions = [s for s in self.suggestions if s.line_id != event.line_id]
         elif isinstance(event, CallEnded):
             self.ended = event.status

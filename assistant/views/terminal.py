@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assistant.events import CallEnded
+from assistant.events import Partial
 from assistant.pipeline.registry import registry
 from assistant.screen import safe
 from assistant.views.state import LiveState
@@ -72,6 +72,7 @@ def render(state: LiveState) -> Group:
                  Panel(lines, title=t["suggest"], subtitle=t["keys"] if not state.ended else None))
 
 
+@registry.sink("terminal")
 class TerminalView:
     """A sink that keeps a :class:`LiveState` and redraws it in place (at most ``fps`` times a second)."""
 
@@ -88,25 +89,15 @@ class TerminalView:
         if not self.state.apply(event):
             return
         now = time.monotonic()
-        from assistant.events import Partial
-
         if isinstance(event, Partial) and now - self.last < self.min_gap:
             return
         self.last = now
         self.live.update(render(self.state), refresh=True)
-        if isinstance(event, CallEnded):
-            self.live.refresh()
 
     def close(self) -> None:
         """Draw the last screen and leave it."""
         self.live.update(render(self.state), refresh=True)
         self.live.stop()
-
-
-@registry.sink("terminal")
-def terminal_sink(lang: str = "zh", verbose: bool = False, console: Console | None = None) -> TerminalView:
-    """The rich terminal view."""
-    return TerminalView(lang, verbose, console)
 
 
 class KeyReader:

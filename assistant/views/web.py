@@ -23,6 +23,7 @@ from assistant.views.state import LiveState
 PAGE = Path(__file__).parent / "static" / "live.html"
 
 
+@registry.sink("web")
 class WebView:
     """A sink that serves the call's screen at :attr:`url` until closed."""
 
@@ -129,9 +130,3 @@ class WebView:
             if self._stop is not None:
                 self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(5)
-
-
-@registry.sink("web")
-def web_sink(lang: str = "zh", verbose: bool = False, host: str = "127.0.0.1", port: int = 0, linger: float = 0.0) -> WebView:
-    """The browser live view."""
-    return WebView(lang, verbose, host, port, linger)
