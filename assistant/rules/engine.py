@@ -15,10 +15,10 @@ from spacy.matcher import Matcher, PhraseMatcher
 
 from assistant.events import Finding
 from assistant.rules.context import Bounds, ContextRules
-from assistant.rules.homophones import HomophoneMatcher, SlipCorrector
+from assistant.rules.homophones import HomophoneMatcher, lexicon_terms
 from assistant.rules.loader import Lexicon, Rule, compile_regex
 from assistant.rules.prefilter import required_literals
-from assistant.text import NormalizedText, Normalizer, is_cjk
+from assistant.text import NormalizedText, Normalizer
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,13 @@ class RuleEngine:
         self.regexes: dict[str, list[tuple[Rule, str]]] = {"agent": [], "customer": []}  # compiled on first use
         gates: dict[str, list[frozenset[str] | None]] = {"agent": [], "customer": []}
         self.unless: dict[str, str | None] = {}
-        spoken: list[tuple[str, str]] = []  # (rule id, normalised phrase): zh phrases are also matched by sound
+        spoken: list[str] = []  # normalised phrases: zh phrases are also matched by sound
         for rule in lexicon.rules:
             self.rules[rule.id] = rule
             if rule.patterns.phrases:
                 texts = [self.normalize(p).text for p in rule.patterns.phrases]
                 self.phrase_matcher.add(rule.id, [self.nlp.make_doc(t) for t in texts])
-                spoken += [(rule.id, t) for t in texts]
+                spoken += texts
             if rule.patterns.tokens:
                 self.matcher.add(rule.id, [list(p) for p in rule.patterns.tokens])
             for pattern in rule.patterns.regex:
@@ -99,11 +99,12 @@ class RuleEngine:
                         gates[speaker].append(gate)
             self.unless[rule.id] = self._compile_unless(rule)
         self._scanners = {speaker: _LiteralScanner(g) for speaker, g in gates.items()}
-        # zh: the lexicon's terms (phrases, and the literals its regexes need) heard with a
-        # character slip are rewritten to the term before matching (法远执行 → 法院执行).
-        terms = {t for _, t in spoken} | {lit for gate in lexicon.gates.values() for lit in gate or () if all(is_cjk(c) for c in lit)}
-        slips = SlipCorrector(lexicon.slips, lexicon.slip_words) if lexicon.slips else None
-        self.homophones = HomophoneMatcher(lexicon.homophones, ((t, t) for t in sorted(terms)), slips) if lexicon.homophones else None
+        # zh: the lexicon's terms heard with a character slip are rewritten to the term before
+        # matching (法远执行 → 法院执行).
+        self.homophones = None
+        if lexicon.homophones:
+            terms = lexicon_terms(spoken, lexicon.gates)
+            self.homophones = HomophoneMatcher(lexicon.homophones, terms, lexicon.slips, lexicon.slip_words)
 
     def _compile_unless(self, rule: Rule) -> str | None:
         """The rule's `unless` as one regex (compiled on first use: most never are)."""

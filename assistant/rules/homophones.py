@@ -1,21 +1,22 @@
-"""Chinese phrases matched by sound: a recogniser that writes a threat word with the wrong
+"""Chinese terms heard with a slip: a recogniser that writes a threat word with the wrong
 character (法远 for 法院, 拘溜 for 拘留) still matches the rule.
 
-Every character is read by its common, tone-less pinyin (``pypinyin``'s table, used when the
-lexicon is built and cached, never at check time). A phrase matches a span whose characters
-read the same, under a guard against chance: the phrase has at least :data:`MIN_CHARS`
-characters, at least half of them are the very characters written (one or two slips,
-not a different word that happens to sound alike), and what is written is not itself a
-term of the lexicon.
+Every character is read by its common, tone-less pinyin (``pypinyin``'s and ``jieba``'s
+tables are used when the lexicon is built and cached, never at check time). A span is
+rewritten to a term when it reads the same — any of the lexicon's terms of :data:`MIN_CHARS`
+or more characters, or one of the curated short key terms with one slip — under a guard
+against chance: at least half of the characters are the very ones written, what is written
+is not itself a term, and a slipped character at the span's edge does not make a word with
+its neighbour.
 """
 from __future__ import annotations
 
 import unicodedata
-from typing import Iterable
+from typing import Any, Iterable
 
 import ahocorasick
 
-from assistant.text.normalize import is_cjk
+from assistant.text.normalize import is_cjk, longest_first
 
 MIN_CHARS = 4  # three-character terms misfired: 不要联(系) read as 不要脸
 COMMON_CHAR = 1000  # a character's summed word frequency in jieba's dictionary to count as a likely slip
@@ -49,7 +50,9 @@ def build_slips(terms: Iterable[str]) -> tuple[dict[str, str], frozenset[str]]:
     mapped to the term; plus jieba's two-character words, to tell whether a slipped
     character at a term's edge makes a word with its neighbour (报经理 is not 报警 + 理). Only curated key
     terms: with every literal of the rules, ordinary words were rewritten (这是 → 这事).
-    Empty without ``pypinyin``/``jieba``."""
+    Empty without ``pypinyin``/``jieba``, or without terms."""
+    if not terms:
+        return {}, frozenset()
     try:
         import jieba
         from pypinyin.pinyin_dict import pinyin_dict
@@ -89,100 +92,73 @@ def build_slips(terms: Iterable[str]) -> tuple[dict[str, str], frozenset[str]]:
     return slips, words
 
 
-class SlipCorrector:
-    """Rewrites key terms heard with one character slip (see :func:`build_slips`), unless
-    the slipped character makes a word with its neighbour outside the term."""
+def lexicon_terms(phrases: Iterable[str], gates: dict[str, Any]) -> set[str]:
+    """The Chinese terms a lexicon matches on: its normalised phrases and the literals its
+    regexes need (the table is built from these, and the matcher corrects towards them)."""
+    literals = (lit for gate in gates.values() for lit in gate or ())
+    return {t for t in (*phrases, *literals) if t and all(is_cjk(c) for c in t)}
 
-    def __init__(self, slips: dict[str, str], words: frozenset[str]) -> None:
-        self.words = words
-        self.automaton = ahocorasick.Automaton()
-        for variant, term in slips.items():
-            at = next(i for i in range(len(variant)) if variant[i] != term[i])
-            self.automaton.add_word(variant, (term, at))
-        self.empty = not slips
-        if not self.empty:
-            self.automaton.make_automaton()
 
-    def find(self, text: str) -> list[tuple[str, int, int]]:
-        """``(term, start, end)`` of every slip worth correcting."""
-        if self.empty:
-            return []
-        out = []
-        for end, (term, at) in self.automaton.iter(text):
-            start = end - len(term) + 1
-            i = start + at
-            if i == start and start > 0 and text[start - 1] + text[i] in self.words:
-                continue
-            if i == end and end + 1 < len(text) and text[i] + text[end + 1] in self.words:
-                continue
-            out.append((term, start, end + 1))
-        return out
+def _slip_makes_word(text: str, start: int, end: int, term: str, words: frozenset[str]) -> bool:
+    """Whether a slipped character at an edge of ``text[start:end]`` (read as ``term``) makes
+    a word with the character beyond it: 十几个 is not 是 + 几个, 老来得子 is not 老赖 + 得子."""
+    written = text[start:end]
+    if written[0] != term[0] and start > 0 and text[start - 1] + written[0] in words:
+        return True
+    return written[-1] != term[-1] and end < len(text) and written[-1] + text[end] in words
 
 
 class HomophoneMatcher:
-    """Finds phrases by sound in normalised Chinese text."""
+    """Corrects, in normalised Chinese text, the lexicon's terms heard with a slip: terms of
+    :data:`MIN_CHARS` or more characters by sound (``table``), and the curated key terms by
+    their listed one-slip variants (``slips``). ``words`` are two-character words, for the
+    edge guard."""
 
-    def __init__(self, table: dict[str, int], phrases: Iterable[tuple[str, str]], slips: SlipCorrector | None = None) -> None:
+    def __init__(self, table: dict[str, int], terms: Iterable[str], slips: dict[str, str] | None = None,
+                 words: frozenset[str] = frozenset()) -> None:
         self.table = table
-        self.slips = slips
-        self.automaton = ahocorasick.Automaton()
-        count = 0
-        phrases = list(phrases)
-        self.known = {phrase for _, phrase in phrases}
-        for key, phrase in phrases:
-            if len(phrase) < MIN_CHARS or not all(c in table for c in phrase):
-                continue
-            sound = self.sound(phrase)
-            existing = self.automaton.get(sound, ())
-            self.automaton.add_word(sound, (*existing, (key, phrase)))
-            count += 1
-        self.empty = count == 0
-        if not self.empty:
-            self.automaton.make_automaton()
-
-    def _edge_word(self, text: str, start: int, end: int, written: str, term: str) -> bool:
-        """Whether a slipped character at the span's edge makes a word with the character
-        beyond it (这边十几个 is not 这边是 + 几个; 任何人 is not 的人 + 何人)."""
-        words = self.slips.words if self.slips is not None else frozenset()
-        if written[0] != term[0] and start > 0 and text[start - 1] + written[0] in words:
-            return True
-        return written[-1] != term[-1] and end < len(text) and written[-1] + text[end] in words
+        self.words = words
+        self.known = set(terms)
+        self.by_sound = ahocorasick.Automaton()
+        for term in sorted(self.known):
+            if len(term) >= MIN_CHARS and all(c in table for c in term):
+                sound = self.sound(term)
+                self.by_sound.add_word(sound, (*self.by_sound.get(sound, ()), term))
+        self.by_slip = ahocorasick.Automaton()
+        for variant, term in (slips or {}).items():
+            self.by_slip.add_word(variant, (term,))
+        for automaton in (self.by_sound, self.by_slip):
+            if len(automaton):
+                automaton.make_automaton()
 
     def sound(self, text: str) -> str:
-        """One code point per character: its syllable, or the character itself when no phrase reads like it."""
+        """One code point per character: its syllable, or the character itself when no term reads like it."""
         table = self.table
         return "".join(chr(_BASE + table[c]) if c in table else c for c in text)
 
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, term)`` of every term heard in ``text`` but written with a slip."""
+        out = []
+        for automaton, key in ((self.by_sound, self.sound(text)), (self.by_slip, text)):
+            if not len(automaton):
+                continue
+            for last, terms in automaton.iter(key):
+                for term in terms:
+                    start, end = last - len(term) + 1, last + 1
+                    written = text[start:end]
+                    if written in self.known or 2 * sum(a == b for a, b in zip(written, term)) < len(term):
+                        continue  # written as a term (the exact matchers have it), or too unlike it
+                    if not _slip_makes_word(text, start, end, term, self.words):
+                        out.append((start, end, term))
+        return out
+
     def correct(self, text: str) -> str:
-        """``text`` with every span that sounds like a known term (but is written with a slip)
-        rewritten to that term; same length, so offsets stay valid. Longer terms win."""
-        hits = self.find(text) + (self.slips.find(text) if self.slips is not None else [])
-        found = sorted(hits, key=lambda hit: (-(hit[2] - hit[1]), hit[1]))
+        """``text`` with every slip rewritten to its term; same length, so offsets stay valid.
+        Longer terms win."""
+        found = longest_first(self.find(text))
         if not found:
             return text
         chars = list(text)
-        taken = [False] * len(text)
-        for term, start, end in found:
-            if any(taken[start:end]):
-                continue
+        for start, end, term in found:
             chars[start:end] = term
-            taken[start:end] = [True] * (end - start)
         return "".join(chars)
-
-    def find(self, text: str) -> list[tuple[str, int, int]]:
-        """``(key, start, end)`` of every phrase heard in ``text`` but written differently."""
-        if self.empty:
-            return []
-        out = []
-        for end, entries in self.automaton.iter(self.sound(text)):
-            for key, phrase in entries:
-                start = end - len(phrase) + 1
-                written = text[start : end + 1]
-                if written == phrase or written in self.known:
-                    continue  # written as a term: the exact matchers have it
-                if 2 * sum(a == b for a, b in zip(written, phrase)) < len(phrase):
-                    continue
-                if self._edge_word(text, start, end + 1, written, phrase):
-                    continue
-                out.append((key, start, end + 1))
-        return out

@@ -132,7 +132,7 @@ class Lexicon:
     homophones: dict[str, int] = field(default_factory=dict)  # zh: character -> syllable id, for matching phrases by sound
     word_fixes: dict[str, str] = field(default_factory=dict)  # en: split, merged and filler words a recogniser makes -> repaired
     slips: dict[str, str] = field(default_factory=dict)  # zh: key term with one homophone slip -> the term
-    slip_words: frozenset[str] = frozenset()  # zh: words a slipped character makes with a neighbour
+    slip_words: frozenset[str] = frozenset()  # zh: two-character words, so a slip that makes one with its neighbour is left alone
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""
@@ -391,17 +391,12 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     slips: dict[str, str] = {}
     slip_words: frozenset[str] = frozenset()
     if lang == "zh":
-        from assistant.rules.homophones import build_table
+        from assistant.rules.homophones import build_slips, build_table, lexicon_terms
         from assistant.text import Normalizer
 
         norm = Normalizer(config.replacements)
-        terms = [norm(p).text for rule in rules for p in rule.patterns.phrases]
-        terms += [lit for gate in gates.values() for lit in gate or ()]
-        homophones = build_table(terms)
-        if config.sound_terms:
-            from assistant.rules.homophones import build_slips
-
-            slips, slip_words = build_slips(config.sound_terms)
+        homophones = build_table(lexicon_terms((norm(p).text for rule in rules for p in rule.patterns.phrases), gates))
+        slips, slip_words = build_slips(config.sound_terms)
     word_fixes: dict[str, str] = {}
     if lang == "en":
         from assistant.rules.asr_words import build_word_fixes

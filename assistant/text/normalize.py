@@ -144,6 +144,19 @@ class Normalizer:
         return _splice(s, index, edits) if edits else (s, index)
 
 
+def longest_first(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Of overlapping ``(start, end, value)`` spans keep the longest (then the leftmost);
+    the kept ones in text order. Linear in the spans' total length."""
+    taken: set[int] = set()
+    kept = []
+    for start, end, value in sorted(spans, key=lambda f: (f[0] - f[1], f[0])):
+        if any(k in taken for k in range(start, end)):
+            continue
+        taken.update(range(start, end))
+        kept.append((start, end, value))
+    return sorted(kept)
+
+
 class _Span:
     """A matched span, shaped like the ``re.Match`` that :func:`_splice` takes."""
 
@@ -176,15 +189,7 @@ class _WordFixes:
             if (_wordish(key[0]) and start > 0 and _wordish(s[start - 1])) or (_wordish(key[-1]) and end + 1 < len(s) and _wordish(s[end + 1])):
                 continue
             found.append((start, end + 1, value))
-        found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
-        taken: list[tuple[int, int]] = []
-        chosen = []
-        for start, end, value in found:
-            if any(start < b and a < end for a, b in taken):
-                continue
-            taken.append((start, end))
-            chosen.append((start, end, value))
-        return [(_Span(a, b), v) for a, b, v in sorted(chosen)]
+        return [(_Span(a, b), v) for a, b, v in longest_first(found)]
 
 
 def _wordish(ch: str) -> bool:
