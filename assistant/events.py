@@ -195,6 +195,3 @@ class CallEnded:
     call_id: str
     status: str
     reason: str = ""
-
-
-Event = Any  # any of the events above; sinks receive them in the order they happened

@@ -27,12 +27,14 @@ TALK_WINDOW = 120  # characters around a match in which talk about such conduct 
 
 @dataclass(frozen=True)
 class Bounds:
-    """Where the sentences and clauses of one text end, found once per text so that each
-    match's context is looked up in O(log n): checking stays linear in the text's length."""
+    """Where the sentences and clauses of one text end, and where it talks about conduct,
+    found once per text so that each match's context is looked up in O(log n): checking
+    stays linear in the text's length."""
 
     sentences: tuple[int, ...]
     clauses: tuple[int, ...]
     length: int
+    talks: tuple[tuple[int, int], ...] = ()
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         i = bisect_right(self.sentences, start - 1)
@@ -66,7 +68,6 @@ class ContextRules:
         self.quote_breakers = _alternation(cfg.quote_breakers, self.word_bounded)
         self.talk = re.compile("|".join(f"(?:{x})" for x in cfg.talk_markers)) if cfg.talk_markers else None
         self.turns = _alternation(cfg.talk_turns, self.word_bounded)
-        self._talk_cache: tuple[str, list[tuple[int, int]]] | None = None
         if self.word_bounded and self.negators is not None:
             body = "|".join(re.escape(w) for w in sorted(cfg.negators, key=len, reverse=True))
             self.negators = re.compile(rf"(?:(?<![\w'])(?:{body})(?![\w])|n't(?![\w]))")
@@ -85,9 +86,11 @@ class ContextRules:
         return pos
 
     def bounds(self, text: str) -> Bounds:
-        """The sentence and clause delimiters of ``text`` (compute once, pass to the checks)."""
+        """The sentence and clause delimiters of ``text`` and its talk about conduct (compute
+        once, pass to the checks)."""
+        talks = tuple((m.start(), m.end()) for m in self.talk.finditer(text)) if self.talk is not None else ()
         return Bounds(tuple(k for k, ch in enumerate(text) if ch in self.sentence_chars),
-                      tuple(k for k, ch in enumerate(text) if ch in self.clause_chars), len(text))
+                      tuple(k for k, ch in enumerate(text) if ch in self.clause_chars), len(text), talks)
 
     def sentence_bounds(self, text: str, start: int, end: int, bounds: Bounds | None = None) -> tuple[int, int]:
         """``[a, b)`` of the sentence containing the span ``[start, end)``."""
@@ -151,27 +154,15 @@ class ContextRules:
             return True
         return False
 
-    def _talk_spans(self, text: str) -> list[tuple[int, int]]:
-        """Where ``text`` talks about conduct (found once per text: a long line is checked
-        for thousands of matches)."""
-        assert self.talk is not None
-        cached = self._talk_cache
-        if cached is not None and cached[0] is text:
-            return cached[1]
-        spans = [(m.start(), m.end()) for m in self.talk.finditer(text)]
-        self._talk_cache = (text, spans)
-        return spans
-
     def is_talk(self, text: str, start: int, end: int, bounds: Bounds | None = None) -> bool:
         """True when the match's sentence talks *about* such conduct (condemns it, denies a
         rumour, reports it, trains against it) within ``TALK_WINDOW`` characters of the match,
         and no turn ("but I…", 我就…) separates that talk from the match."""
-        if self.talk is None:
-            return False
-        spans = self._talk_spans(text)
+        bounds = bounds or self.bounds(text)
+        spans = bounds.talks
         if not spans:
             return False
-        a, b = self.sentence_bounds(text, start, end, bounds)
+        a, b = bounds.sentence(start, end)
         lo, hi = max(a, start - TALK_WINDOW), min(b, end + TALK_WINDOW)
         for m_start, m_end in spans[bisect_left(spans, (lo, -1)) :]:
             if m_start >= hi:
