@@ -42,6 +42,7 @@ from assistant.events import AudioChunk, Partial, Utterance  # noqa: E402
 from assistant.pipeline import CallPipeline  # noqa: E402
 from assistant.pipeline.live import QueuedSink, queued, run_live  # noqa: E402
 from assistant.pipeline.sinks import ArchiveSink  # noqa: E402
+from check_bench import percentile  # noqa: E402 - bench/ is on the path of a script run from it
 
 SENTENCES = [
     "안녕하세요. 저는 은행 상담원입니다.",
@@ -54,12 +55,6 @@ SENTENCES = [
     "통화 내용은 녹음되고 있습니다.",
 ]
 CHUNK = 0.1
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))] if s else float("nan")
 
 
 def korean_audio(n: int) -> np.ndarray:
@@ -162,25 +157,25 @@ def main() -> None:
     print(f"audio: {len(samples) / 16_000:.1f} s of Korean speech (espeak-ng), {args.sentences} sentences, model {model}")
     words, endpoint, finals = recogniser_delays(model, pcm_chunks(samples))
     print(f"recogniser: {finals} finals, {len(words)} words; word end → first hypothesis with it p50 {statistics.median(words) * 1000:.0f} ms "
-          f"p95 {pct(words, 95) * 1000:.0f} ms; endpoint (last word end → final) p50 {statistics.median(endpoint) * 1000:.0f} ms p95 {pct(endpoint, 95) * 1000:.0f} ms")
+          f"p95 {percentile(words, 95) * 1000:.0f} ms; endpoint (last word end → final) p50 {statistics.median(endpoint) * 1000:.0f} ms p95 {percentile(endpoint, 95) * 1000:.0f} ms")
     checker = Checker("zh")
     checker.warm_up(["zh"])
     partial, final = our_part(checker)
     hand = handoff()
-    print(f"ours: partial → provisional alert p50 {statistics.median(partial) * 1000:.2f} ms p95 {pct(partial, 95) * 1000:.2f} ms ({len(partial)} partials); "
-          f"final → confirmed alert, stage, suggestions p50 {statistics.median(final) * 1000:.2f} ms p95 {pct(final, 95) * 1000:.2f} ms ({len(final)} finals); "
-          f"hand-off to a sink thread p95 {pct(hand, 95) * 1000:.2f} ms")
-    ours_partial_p95 = (pct(partial, 95) + pct(hand, 95)) * 1000
-    ours_final_p95 = (pct(final, 95) + pct(hand, 95)) * 1000
-    total_partial_p95 = pct(words, 95) * 1000 + ours_partial_p95
+    print(f"ours: partial → provisional alert p50 {statistics.median(partial) * 1000:.2f} ms p95 {percentile(partial, 95) * 1000:.2f} ms ({len(partial)} partials); "
+          f"final → confirmed alert, stage, suggestions p50 {statistics.median(final) * 1000:.2f} ms p95 {percentile(final, 95) * 1000:.2f} ms ({len(final)} finals); "
+          f"hand-off to a sink thread p95 {percentile(hand, 95) * 1000:.2f} ms")
+    ours_partial_p95 = (percentile(partial, 95) + percentile(hand, 95)) * 1000
+    ours_final_p95 = (percentile(final, 95) + percentile(hand, 95)) * 1000
+    total_partial_p95 = percentile(words, 95) * 1000 + ours_partial_p95
     cpu_per_s, wall = whole_path(model, samples, args.streams, checker)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"whole live path ({args.streams} stream(s), archive sink): {wall:.1f} s wall for {len(samples) / 16_000:.1f} s of audio; "
           f"CPU {cpu_per_s:.3f} s per audio second per stream; peak RSS {rss:.0f} MB")
-    print(f"alert latency from the word's end: recogniser p95 {pct(words, 95) * 1000:.0f} ms + ours p95 {ours_partial_p95:.1f} ms "
+    print(f"alert latency from the word's end: recogniser p95 {percentile(words, 95) * 1000:.0f} ms + ours p95 {ours_partial_p95:.1f} ms "
           f"= {total_partial_p95:.0f} ms (provisional); beyond the recogniser's endpoint: ours p95 {ours_final_p95:.1f} ms (final)")
-    print(f"RESULT asr_word_p50_ms={statistics.median(words) * 1000:.0f} asr_word_p95_ms={pct(words, 95) * 1000:.0f} "
-          f"asr_endpoint_p95_ms={pct(endpoint, 95) * 1000:.0f} ours_partial_p50_ms={statistics.median(partial) * 1000:.2f} "
+    print(f"RESULT asr_word_p50_ms={statistics.median(words) * 1000:.0f} asr_word_p95_ms={percentile(words, 95) * 1000:.0f} "
+          f"asr_endpoint_p95_ms={percentile(endpoint, 95) * 1000:.0f} ours_partial_p50_ms={statistics.median(partial) * 1000:.2f} "
           f"ours_partial_p95_ms={ours_partial_p95:.2f} ours_final_p50_ms={statistics.median(final) * 1000:.2f} ours_final_p95_ms={ours_final_p95:.2f} "
           f"total_provisional_p95_ms={total_partial_p95:.0f} beyond_endpoint_p95_ms={ours_final_p95:.1f} "
           f"cpu_s_per_audio_s_per_stream={cpu_per_s:.3f} peak_rss_mb={rss:.0f}")
