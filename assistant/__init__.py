@@ -27,8 +27,9 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from assistant.checker import Checker
+    from assistant.constants import CUE_CATEGORIES, VIOLATION_CATEGORIES
     from assistant.errors import CallassistError
-    from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
+    from assistant.events import Finding
 
 
 __getattr__ = lazy_getattr("assistant", _LAZY, globals())

@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from assistant.constants import MAX_CHARS
+from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import TextTooLongError, UnknownLanguageError
 from assistant.events import Finding
 from assistant.rules.engine import Candidate, RuleEngine
-from assistant.rules.loader import LANGUAGES, Lexicon, load_lexicon
+from assistant.rules.loader import Lexicon, load_lexicon
 from assistant.rules.meaning import MeaningLayer, load_meaning_layer
 from assistant.text import detect_language
 

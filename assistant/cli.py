@@ -85,7 +85,7 @@ def _open_input(path: str) -> BinaryIO:
         raise click.BadParameter(f"cannot open {path}: {exc.strerror}", param_hint="FILE") from exc
 
 
-def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
+def _text_line(no: int, obj: dict[str, Any], findings: list[Finding]) -> str:
     partial = obj.get("partial") is True  # a hypothesis that will change: marked, not numbered as a line of its own
     mark = "   …" if partial else f"{no:>4}"
     head = f"{mark} {safe(str(obj.get('speaker', 'agent'))):8} {safe(str(obj.get('text', '')))}"
@@ -104,7 +104,7 @@ def _text_line(no: int, obj: dict, findings: list[Finding]) -> str:
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 
-def _dump(obj: dict) -> str:
+def _dump(obj: dict[str, Any]) -> str:
     """One output JSON line. Characters that some readers take for line ends (U+2028, U+2029,
     NEL) are escaped, so one input line stays one output line (lone surrogates never get
     this far: the reader refuses them)."""
@@ -142,7 +142,7 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
     out = sys.stdout
     bad = 0
 
-    def report_bad(line_no: int, message: str, obj: dict | None) -> None:
+    def report_bad(line_no: int, message: str, obj: dict[str, Any] | None) -> None:
         nonlocal bad
         bad += 1
         click.echo(f"line {line_no}: {safe(message)}", err=True)
@@ -353,8 +353,8 @@ def rules_train() -> None:
 
 
 from assistant.cli_archive import archive  # noqa: E402 - commands defined in their own modules
-from assistant.cli_scripts import practice, scripts  # noqa: E402
 from assistant.cli_live import demo, live  # noqa: E402
+from assistant.cli_scripts import practice, scripts  # noqa: E402
 from assistant.cli_speech import devices, models, transcribe  # noqa: E402
 
 cli.add_command(archive)

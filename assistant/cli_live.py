@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import click
 
@@ -59,7 +59,7 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
             src = WavFileSource(Path(source), channel_map or header_map)
         else:
             src = silence(max(float(r["end"]) for r in rows) + 0.5, speakers)
-        pace = speed if speed is not None else 1.0
+        pace: float | None = speed if speed is not None else 1.0
         cid = call_id or f"{meta.get('id') or transcript.stem}-{_stamp()}"
         return CallPlan(cid, use_lang, src, recognizers, pace, {"source": str(transcript), "asr_model": "reference transcript (scripted)",
                                                                 "channel_map": meta.get("channels") or {}})
@@ -164,8 +164,12 @@ _SOURCE_OPTIONS = [
 ]
 
 
-def _with(options: list[Any]) -> Any:
-    def wrap(fn: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    """Apply a list of click options (shared by several commands) as one decorator."""
+    def wrap(fn: F) -> F:
         for option in reversed(options):
             fn = option(fn)
         return fn
@@ -239,7 +243,8 @@ def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, p
 
         callassist demo --speed 2
     """
-    from assistant.asr.models import ModelNotFoundError, locate_model
+    from assistant.asr.models import locate_model
+    from assistant.errors import ModelNotFoundError
     from assistant.files import data_dir
 
     folder = data_dir("recordings_fixtures") / "zh"

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
-
 
 _LANGS = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
 
@@ -49,9 +49,8 @@ def scripts_coverage() -> None:
 
     Example: callassist scripts coverage
     """
-    from assistant.suggest.lint import coverage, ladder_coverage
-
     from assistant.suggest.library import load_library
+    from assistant.suggest.lint import coverage, ladder_coverage
 
     libs = {code: load_library(code)[0] for code in ("zh", "en")}
     rows, gaps = coverage(libs)
@@ -68,10 +67,10 @@ def scripts_coverage() -> None:
     click.echo("ok: every stage and cue has lines in both languages")
 
 
-def load_case_file(path: Path | None) -> dict:
+def load_case_file(path: Path | None) -> dict[str, Any]:
     """Case values from YAML (``id`` optional); empty without a file."""
+    from assistant.errors import ScriptError
     from assistant.files import load_case_mapping
-    from assistant.suggest.library import ScriptError
 
     return load_case_mapping(path, ScriptError) if path is not None else {}
 
@@ -121,7 +120,7 @@ def scripts_list(lang: str, stage: str | None, cue: str | None) -> None:
 @click.argument("scenario", required=False)
 @click.option("--answers", type=click.File("r", encoding="utf-8"), help="Read the trainee's lines from a file (one per turn) instead of the keyboard.")
 @click.option("--list", "list_", is_flag=True, help="List the shipped scenarios.")
-def practice(scenario: str | None, answers, list_: bool) -> None:
+def practice(scenario: str | None, answers: TextIO | None, list_: bool) -> None:
     """Role-play a call: a scripted customer speaks, you answer as the agent.
 
     Live flags and suggestions after every line, a score and what to improve at the end.
@@ -129,8 +128,8 @@ def practice(scenario: str | None, answers, list_: bool) -> None:
 
         callassist practice zh/refuses_to_sign
     """
+    from assistant.files import library_root
     from assistant.practice import load_scenario, run_practice, shipped_scenarios
-    from assistant.suggest.library import library_root
 
     if list_ or not scenario:
         for path in shipped_scenarios():
@@ -150,7 +149,7 @@ def practice(scenario: str | None, answers, list_: bool) -> None:
             text = next(lines, "")
             click.echo(prompt + text)
             return text
-        return click.prompt(prompt, default="", show_default=False, prompt_suffix="")
+        return str(click.prompt(prompt, default="", show_default=False, prompt_suffix=""))
 
     score = run_practice(load_scenario(path), ask, click.echo)
     if score.violations:

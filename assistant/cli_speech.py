@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
 import click
 
@@ -170,7 +170,7 @@ def models_pull(name: str, force: bool) -> None:
         callassist models pull zh
     """
     with ExitStack() as stack:
-        bar = None
+        bar: Any = None  # a click progress bar, made once the size is known
         seen = 0
 
         def progress(done: int, total: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 from assistant.events import Finding
 
@@ -52,16 +52,16 @@ class Report:
     """Everything ``callassist eval`` prints, per language."""
 
     speakers: dict[str, LineCounts] = field(default_factory=lambda: defaultdict(LineCounts))
-    cat_gold: Counter = field(default_factory=Counter)
-    cat_pred: Counter = field(default_factory=Counter)
-    cat_tp: Counter = field(default_factory=Counter)
-    rule_hits: Counter = field(default_factory=Counter)
-    rule_correct: Counter = field(default_factory=Counter)
+    cat_gold: Counter[str] = field(default_factory=Counter)
+    cat_pred: Counter[str] = field(default_factory=Counter)
+    cat_tp: Counter[str] = field(default_factory=Counter)
+    rule_hits: Counter[str] = field(default_factory=Counter)
+    rule_correct: Counter[str] = field(default_factory=Counter)
     rule_category: dict[str, str] = field(default_factory=dict)
-    clean_flagged_by: Counter = field(default_factory=Counter)  # clean lines flagged, by layer: rule, meaning, both
-    errors: list[tuple[str, dict, list[str]]] = field(default_factory=list)
+    clean_flagged_by: Counter[str] = field(default_factory=Counter)  # clean lines flagged, by layer: rule, meaning, both
+    errors: list[tuple[str, dict[str, Any], list[str]]] = field(default_factory=list)
 
-    def add(self, gold: dict, findings: Iterable[Finding]) -> None:
+    def add(self, gold: dict[str, Any], findings: Iterable[Finding]) -> None:
         """Count one labelled line against the findings raised for it."""
         speaker = gold.get("speaker", "agent")
         kind = WANT_KIND.get(speaker, "violation")

@@ -67,7 +67,8 @@ def _plain(value: Any, where: str, error: type[CallassistError]) -> Any:
 def load_case_mapping(path: str | Path, error: type[CallassistError] = CallassistError) -> dict[str, Any]:
     """A case file as plain JSON data: an unquoted YAML date (``due_date: 2026-11-15``) is
     kept as the text ``2026-11-15`` rather than breaking the archive's canonical JSON."""
-    return _plain(load_mapping(path, "case file", error), str(path), error)
+    case: dict[str, Any] = _plain(load_mapping(path, "case file", error), str(path), error)
+    return case
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant.checker import Checker
-from assistant.events import CUE_CATEGORIES, Utterance
+from assistant.constants import CUE_CATEGORIES, STAGES
+from assistant.errors import ScriptError
+from assistant.events import Utterance
+from assistant.files import library_root, load_mapping
 from assistant.pipeline import CallPipeline, Turn
-from assistant.suggest.library import STAGES, ScriptError, library_root
-from assistant.files import load_mapping
 
 PENALTY = {"critical": 30, "major": 20, "minor": 10, "info": 0}
 

@@ -14,9 +14,9 @@ from typing import Sequence
 
 import yaml
 
-from assistant.events import Finding, StageChanged, Utterance
 from assistant.constants import STAGES
 from assistant.errors import ScriptError
+from assistant.events import Finding, StageChanged, Utterance
 from assistant.files import library_root
 from assistant.text.normalize import Normalizer
 

@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from check_bench import percentile  # noqa: E402 - bench/ is on the path of a script run from it
+
 from assistant.asr.scripted import load_transcript  # noqa: E402
 from assistant.asr.vosk import VoskRecognizer  # noqa: E402
 from assistant.audio.tts import silence, speak  # noqa: E402
@@ -42,7 +44,6 @@ from assistant.events import AudioChunk, Partial, Utterance  # noqa: E402
 from assistant.pipeline import CallPipeline  # noqa: E402
 from assistant.pipeline.live import QueuedSink, queued, run_live  # noqa: E402
 from assistant.pipeline.sinks import ArchiveSink  # noqa: E402
-from check_bench import percentile  # noqa: E402 - bench/ is on the path of a script run from it
 
 SENTENCES = [
     "안녕하세요. 저는 은행 상담원입니다.",

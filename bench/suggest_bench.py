@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from assistant.session import CallSession  # noqa: E402
+
 from assistant.asr.scripted import load_transcript, transcript_utterances  # noqa: E402
 from assistant.checker import Checker  # noqa: E402
-from assistant.session import CallSession  # noqa: E402
 from assistant.suggest.library import load_library, sample_case  # noqa: E402
 
 

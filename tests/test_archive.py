@@ -332,7 +332,7 @@ def test_import_with_a_case_file_records_the_case_and_its_snapshot(tmp_path, mon
     res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(case)])
     assert res.exit_code == 0, res.output
     db = sqlite_utils.Database(tmp_path / "c.db")
-    row = db["cases"].get("K-2026-0042")
+    row = db.table("cases").get("K-2026-0042")
     assert row["debtor_name"] == "王芳" and row["amount_due"] == 4800 and json.loads(row["meta"]) == {"official_channel": "官方应用"}
     call = next(db["calls"].rows_where("pos = 0"))
     assert call["case_id"] == "K-2026-0042" and json.loads(call["case_snapshot"])["days_overdue"] == 7

@@ -137,8 +137,8 @@ def rechain(a: Archive, chain_id: str) -> None:
     records = a.records(chain_id)
     label = label_of(chain_id, records)
     prev = None
-    for table, row in records:
-        row = dict(row)
+    for table, stored in records:
+        row = dict(stored)
         if prev is not None:
             row["prev_hash"] = prev
         digest = expected_hash(table, row, label)

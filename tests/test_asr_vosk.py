@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import difflib
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from assistant.audio.resample import to_pcm16
 from assistant.audio.tts import silence
 from assistant.errors import AudioFormatError, ModelNotFoundError, SpeechEngineError
 from assistant.events import AudioChunk, Utterance
+from assistant.testing import write_wav
 
 RATE = 16_000
 
@@ -37,16 +37,7 @@ def decode(model_dir: Path, samples: np.ndarray | bytes, offset: float = 0.0) ->
 
 
 def write_stereo(path: Path, left: np.ndarray, right: np.ndarray, rate: int = RATE) -> Path:
-    n = max(len(left), len(right))
-    data = np.zeros((n, 2), dtype=np.float32)
-    data[: len(left), 0] = left
-    data[: len(right), 1] = right
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(to_pcm16(data.reshape(-1)))
-    return path
+    return write_wav(path, [left, right], rate)
 
 
 def test_partials_arrive_before_the_final_result(ko_model_dir, korean):

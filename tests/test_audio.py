@@ -1,38 +1,12 @@
 """WAV audio source: rates, channels, sample widths, bad files."""
 from __future__ import annotations
 
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from assistant.audio import WavFileSource, read_wav, resample
 from assistant.errors import AudioFormatError
-
-
-def tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(rate * seconds)) / rate
-    return amp * np.sin(2 * np.pi * freq * t)
-
-
-def write_wav(path: Path, channels: list[np.ndarray], rate: int, width: int = 2) -> Path:
-    data = np.stack(channels, axis=1)
-    if width == 1:
-        raw = ((data * 127) + 128).astype(np.uint8).tobytes()
-    elif width == 2:
-        raw = (data * 32767).astype("<i2").tobytes()
-    elif width == 3:
-        ints = (data * (2**23 - 1)).astype("<i4").reshape(-1)
-        raw = b"".join(int(v).to_bytes(4, "little", signed=True)[:3] for v in ints)
-    else:
-        raw = (data * (2**31 - 1)).astype("<i4").tobytes()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(len(channels))
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(raw)
-    return path
+from assistant.testing import FakeClock, tone, write_wav
 
 
 def peak_freq(samples: np.ndarray, rate: int) -> float:
@@ -84,15 +58,9 @@ def test_chunks_interleave_speakers_in_time(tmp_path):
 
 def test_realtime_pacing_uses_the_injected_clock(tmp_path):
     path = write_wav(tmp_path / "a.wav", [tone(300, 16000)], 16000)
-    now = [0.0]
-    slept: list[float] = []
-
-    def sleep(s: float) -> None:
-        slept.append(s)
-        now[0] += s
-
-    list(WavFileSource(path, realtime=True, chunk_seconds=0.5, clock=lambda: now[0], sleep=sleep))
-    assert sum(slept) == pytest.approx(0.5)
+    fake = FakeClock()
+    list(WavFileSource(path, realtime=True, chunk_seconds=0.5, clock=fake.clock, sleep=fake.sleep))
+    assert sum(fake.slept) == pytest.approx(0.5)
 
 
 def test_silence_reads_fine(tmp_path):
@@ -150,8 +118,9 @@ class TrickleStream:
     def __init__(self, data: bytes, size: int) -> None:
         self.data, self.size = data, size
 
-    def read(self, n: int) -> bytes:
-        out, self.data = self.data[: min(n, self.size)], self.data[min(n, self.size) :]
+    def read(self, n: int = -1, /) -> bytes:
+        take = self.size if n < 0 else min(n, self.size)
+        out, self.data = self.data[:take], self.data[take:]
         return out
 
 

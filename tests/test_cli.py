@@ -20,7 +20,7 @@ def jl(*objs) -> bytes:
 
 
 def test_one_output_line_per_input_line_in_order():
-    rows = [
+    rows: list[dict] = [
         {"id": "a", "text": "不还就等着坐牢", "extra": 1},
         {"id": "b", "speaker": "customer", "text": "我已经还清了，有转账记录"},
         {"id": "c", "text": "you are going to jail", "lang": "en"},

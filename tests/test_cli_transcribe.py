@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from assistant.audio.resample import to_pcm16
 from assistant.audio.tts import silence
 from assistant.cli import cli
-
-from test_asr_vosk import write_stereo
+from assistant.testing import write_wav
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def env(monkeypatch, ko_model_dir, tmp_path):
 def call_wav(tmp_path_factory, korean) -> Path:
     a, b = korean["b"], korean["c"]
     right = np.concatenate([silence(len(a) / 16000 + 0.8), b])
-    return write_stereo(tmp_path_factory.mktemp("calls") / "call.wav", np.concatenate([a, silence(0.5)]), right)
+    return write_wav(tmp_path_factory.mktemp("calls") / "call.wav", [np.concatenate([a, silence(0.5)]), right], 16000)
 
 
 def run(*args: str, input: bytes | None = None):

@@ -15,8 +15,7 @@ from assistant.asr.stream import recognise
 from assistant.asr.vosk import VoskRecognizer
 from assistant.audio import WavFileSource, read_wav
 from assistant.events import Utterance
-
-from conftest import require
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "recordings_fixtures"

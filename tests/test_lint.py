@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.constants import LANGUAGES
 from assistant.errors import RuleFileError
-from assistant.rules.loader import LANGUAGES, lexicon_root, lint_lexicon, load_lexicon
+from assistant.rules.loader import lexicon_root, lint_lexicon, load_lexicon
 
 LANG_FILE = (lexicon_root() / "zh" / "_language.yaml").read_text(encoding="utf-8")
 

@@ -21,8 +21,7 @@ from assistant.asr.scripted import ScriptedRecognizer, load_transcript
 from assistant.cli import cli
 from assistant.constants import CUE_CATEGORIES, SEVERITIES, STAGES, VIOLATION_CATEGORIES
 from assistant.errors import LiveCallError, RegistryError
-from assistant.events import (CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, Utterance, Withdrawn,
-                              Word)
+from assistant.events import CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, Utterance, Withdrawn, Word
 from assistant.pipeline import CallPipeline, registry, word_times
 from assistant.pipeline.live import QueuedSink, UseLine, queued, run_live, silence
 from assistant.pipeline.sinks import ArchiveSink, MemorySink
@@ -148,7 +147,8 @@ def test_the_call_language_wins_over_per_line_detection(checker):
 
 class SlowSink:
     def __init__(self, delay: float) -> None:
-        self.delay, self.events, self.finished_at = delay, [], 0.0
+        self.delay, self.finished_at = delay, 0.0
+        self.events: list[object] = []
 
     def handle(self, event) -> None:
         time.sleep(self.delay)

@@ -15,7 +15,7 @@ from assistant.events import Partial
 from assistant.pipeline import CallPipeline
 from assistant.pipeline.live import queued, run_live, silence
 from assistant.views.web import WebView
-from conftest import require
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "recordings_fixtures" / "zh" / "threats_and_insults.jsonl"
@@ -56,7 +56,7 @@ def test_the_browser_follows_a_mandarin_call_and_a_screenshot_shows_it(browser, 
     player = threading.Thread(target=play, daemon=True)
     view.linger = 0
     close = view.close
-    view.close = lambda: None  # keep serving after the call so the page can be inspected
+    view.close = lambda: None  # type: ignore[method-assign]  # keep serving after the call so the page can be inspected
     player.start()
     page.wait_for_selector("text=以抓人/坐牢相威胁", timeout=30_000)
     SHOTS.mkdir(exist_ok=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -12,73 +11,7 @@ from assistant.audio import microphone
 from assistant.audio.microphone import MicrophoneSource, list_input_devices
 from assistant.cli import cli
 from assistant.errors import SoundDeviceError
-
-
-class FakeStream:
-    """Delivers a signal to the callback in blocks from a thread, like PortAudio does."""
-
-    def __init__(self, backend: "FakeSoundDevice", device, samplerate, channels, dtype, blocksize, callback) -> None:
-        assert channels == 1 and dtype == "int16"
-        self.backend, self.rate, self.block, self.callback = backend, int(samplerate), blocksize, callback
-        self.signal = backend.signals[device]
-        self.stopped = threading.Event()
-        self.closed = False
-
-    def start(self) -> None:
-        data = (np.interp(np.arange(int(len(self.signal[0]) * self.rate / self.signal[1])) * self.signal[1] / self.rate,
-                          np.arange(len(self.signal[0])), self.signal[0]) * 32767).astype("<i2")
-
-        def run() -> None:
-            for k, pos in enumerate(range(0, len(data), self.block)):
-                if self.stopped.is_set():
-                    return
-                status = "input overflow" if k in self.backend.overflow_blocks else ""
-                self.callback(data[pos : pos + self.block].tobytes(), self.block, None, status)
-
-        threading.Thread(target=run, daemon=True).start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeSoundDevice:
-    """The two functions of the sounddevice module that capture uses."""
-
-    def __init__(self, devices: list[dict], signals: dict, native_only: bool = False) -> None:
-        self.devices, self.signals, self.native_only = devices, signals, native_only
-        self.overflow_blocks: set[int] = set()
-        self.opened: list[FakeStream] = []
-
-    def query_devices(self, device=None, kind=None):
-        if kind is None:
-            return self.devices
-        inputs = [d for d in self.devices if d["max_input_channels"] > 0]
-        if device is None:
-            if not inputs:
-                raise RuntimeError("Error querying device -1")
-            return inputs[0]
-        for i, d in enumerate(self.devices):
-            if device in (i, d["name"]):
-                return d
-        raise ValueError(f"No input device matching {device!r}")
-
-    def RawInputStream(self, **kw):  # noqa: N802 - the sounddevice name
-        info = self.query_devices(kw["device"], "input")
-        if self.native_only and kw["samplerate"] != info["default_samplerate"]:
-            raise RuntimeError("Invalid sample rate")
-        index = self.devices.index(info)
-        stream = FakeStream(self, index, kw["samplerate"], kw["channels"], kw["dtype"], kw["blocksize"], kw["callback"])
-        self.opened.append(stream)
-        return stream
-
-
-def tone(freq: float, seconds: float, rate: int) -> tuple[np.ndarray, int]:
-    t = np.arange(int(seconds * rate)) / rate
-    return 0.5 * np.sin(2 * np.pi * freq * t), rate
-
+from assistant.testing import FakeSoundDevice, tone
 
 DEVICES = [
     {"name": "Headset Mic", "max_input_channels": 1, "default_samplerate": 48000.0},
@@ -88,7 +21,7 @@ DEVICES = [
 
 
 def fake(native_only: bool = False) -> FakeSoundDevice:
-    return FakeSoundDevice(DEVICES, {0: tone(440, 1.0, 48000), 2: tone(1000, 1.0, 44100)}, native_only)
+    return FakeSoundDevice(DEVICES, {0: (tone(440, 48000), 48000), 2: (tone(1000, 44100), 44100)}, native_only)
 
 
 def peak(pcm: bytes, rate: int = 16000) -> float:
@@ -166,9 +99,13 @@ def test_the_real_sounddevice_here_reports_no_device_or_works():
         assert "libportaudio2" in str(exc) or "pip install" in str(exc)
         return
     try:
-        MicrophoneSource(backend=backend, seconds=0.1)
+        source = MicrophoneSource(backend=backend, seconds=0.1)
     except SoundDeviceError as exc:
         assert "no input sound device" in str(exc)
+        return
+    # a machine with a sound card: the device opened, so a tenth of a second of audio comes out
+    captured = sum(len(chunk.pcm) for chunk in source)
+    assert captured >= 0.05 * 16000 * 2
 
 
 def test_cli_mic_without_a_device_fails_cleanly(monkeypatch, ko_model_dir):

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from assistant.rules.loader import LANGUAGES, lexicon_root, load_lexicon
+from assistant.constants import LANGUAGES
+from assistant.rules.loader import lexicon_root, load_lexicon
 from assistant.rules.prefilter import required_literals
 from assistant.text import Normalizer
 

@@ -179,7 +179,7 @@ def corpus(tmp_path_factory):
         audio = tmp / f"rec_{ident}.wav"
         seconds = 2.0 + 8.0 * (len(items) + 14)
         original = noise_wav(audio, seconds)
-        case = {"id": f"K-{ident}", "debtor_name": debtor, "debtor_ref": ident, "phone": phone, "institution": "诚信金融",
+        case: dict = {"id": f"K-{ident}", "debtor_name": debtor, "debtor_ref": ident, "phone": phone, "institution": "诚信金融",
                 "address": f"幸福路{_digits(rng, 3)}号, tel {_group(phone, [3, 4, 4], ' ')}", "emergency_contact": {"name": "王建", "phone": plant(rng)[2][1]}}
         agent_id = f"A-{plant(rng)[2][1]}"
         archive.start_call(cid, case=case, agent_id=agent_id, agent_name=agent, lang=lang)

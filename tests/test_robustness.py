@@ -155,7 +155,10 @@ def test_long_files_are_streamed_with_state_kept_across_blocks(tmp_path):
     t = np.arange(rate * 25) / rate
     tone = (0.5 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate), w.writeframes(tone.tobytes())
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(tone.tobytes())
     pcm = np.frombuffer(WavFileSource(path).pcm()["agent"], dtype="<i2").astype(np.float32) / 32767
     assert len(pcm) == pytest.approx(25 * 16000, abs=16)
     block_edge = 10 * 16000  # where the first 10 s block ends: no click there

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.rules.loader import LANGUAGES, load_lexicon
+from assistant.constants import LANGUAGES
+from assistant.rules.loader import load_lexicon
 
 
 def _cases():
@@ -27,7 +28,7 @@ def test_rule_example(rules_checker, lang, rule_id, category, speaker, text, sho
 
 
 def test_every_category_has_rules_in_both_languages():
-    from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES
+    from assistant.constants import CUE_CATEGORIES, VIOLATION_CATEGORIES
 
     for lang in LANGUAGES:
         lex = load_lexicon(lang)

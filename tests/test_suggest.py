@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from assistant.asr.scripted import load_transcript
 from assistant.cli import cli
+from assistant.errors import ScriptError
 from assistant.events import Utterance
-from assistant.practice import load_scenario, run_practice, shipped_scenarios
 from assistant.pipeline import CallPipeline
+from assistant.practice import load_scenario, run_practice, shipped_scenarios
 from assistant.stages import StageTracker
-from assistant.suggest.library import ScriptError, ScriptLine, load_library, render, sample_case
+from assistant.suggest.library import ScriptLine, load_library, render, sample_case
 from assistant.suggest.lint import coverage, lint_library
 from assistant.suggest.suggester import Suggester
 
@@ -52,7 +53,7 @@ def test_coverage_has_no_empty_cell(libraries):
 
 
 def test_every_violation_category_has_a_compliant_rewrite(libraries):
-    from assistant.events import VIOLATION_CATEGORIES
+    from assistant.constants import VIOLATION_CATEGORIES
 
     for lang, lines in libraries.items():
         fixed = {c for line in lines for c in line.after_violation}

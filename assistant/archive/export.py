@@ -63,7 +63,7 @@ class _Masker:
             idents += [str(opening["agent_id"] or ""), str(opening["case_id"] or "")]
         names += [str(r["reviewer"] or "") for t, r in rows if t == "reviews"]
         self.redactor = Redactor([n for n in names if n] + [i for i in idents if len(i) >= 3])
-        self.counts: Counter = Counter()
+        self.counts: Counter[str] = Counter()
         self.audio_spans: list[tuple[float, float]] = []
         self.unaligned: list[tuple[int, float, float]] = []  # utterances with personal data but no word times
         self.audio_names: dict[int, str] = {}
@@ -71,7 +71,7 @@ class _Masker:
     def text(self, value: Any) -> Any:
         return self.redactor.mask(value, self.counts) if isinstance(value, str) else value
 
-    def withhold(self, value: Any, what: str) -> str:
+    def withhold(self, value: Any, what: str) -> Any:
         if value in (None, "", "{}", "[]"):
             return value
         self.counts[what] += 1
@@ -141,7 +141,7 @@ def _record(table: str, row: Any, masker: _Masker | None) -> dict[str, Any]:
     return rec
 
 
-def _readable(records: list[dict[str, Any]]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
+def _readable(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Transcript lines, findings, reviews and the call header, from the records."""
     utts, findings, reviews, call = [], [], [], {}
     for r in records:
@@ -288,7 +288,7 @@ def _write_bundle(archive: Archive, call_id: str, rows: list[tuple[str, Any]], f
             redaction.setdefault("audio", []).append({"file": f"audio/{name}", "original_sha256": row["sha256"],
                                                        "masked_seconds": round(seconds, 3), "spans": [[round(s, 3), round(e, 3)] for s, e in spans]})
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
-    by_seq: dict[int, list[dict]] = {}
+    by_seq: dict[int, list[dict[str, Any]]] = {}
     for f in findings:
         by_seq.setdefault(int(f["utterance_seq"]), []).append(f)
     html = env.get_template("transcript.html").render(call_id=shown_id, call=call, utterances=utts, findings=by_seq, reviews=reviews,
@@ -299,13 +299,14 @@ def _write_bundle(archive: Archive, call_id: str, rows: list[tuple[str, Any]], f
                          note="Texts, words, matched phrases, suggestions, notes and reasons are masked; ids, names, file names, "
                               "hosts and case values are withheld; the call id is a pseudonym; masked words' audio is a tone.")
         write_private_text(folder / "redaction.json", json.dumps(redaction, ensure_ascii=False, indent=1))
+    digests: dict[str, str] = {}
     manifest = {
         "format": FORMAT, "call_id": shown_id, "chain_label": label, "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "redacted": redact, "masked": sum(masker.counts.values()) if masker else 0, "head": head, "archive_log": log,
-        "signed": bool(archive.signed), "files": {},
+        "signed": bool(archive.signed), "files": digests,
     }
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
-        manifest["files"][path.relative_to(folder).as_posix()] = file_digest(path)
+        digests[path.relative_to(folder).as_posix()] = file_digest(path)
     write_private_text(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
 
 
@@ -340,7 +341,7 @@ def _verify_folder(folder: Path, key: bytes | None) -> list[Problem]:
         return [Problem(call_id, None, "modified", f"the bundle's records are malformed ({type(exc).__name__}: {exc})")]
 
 
-def _check_folder(folder: Path, manifest: dict, records: list, call_id: str, key: bytes | None) -> list[Problem]:
+def _check_folder(folder: Path, manifest: dict[str, Any], records: list[Any], call_id: str, key: bytes | None) -> list[Problem]:
     problems: list[Problem] = []
     if manifest.get("format") != FORMAT:
         problems.append(Problem(call_id, None, "modified", f"unknown bundle format {manifest.get('format')!r}"))

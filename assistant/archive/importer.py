@@ -18,9 +18,9 @@ from assistant.archive.store import Archive, ArchiveError
 from assistant.asr.scripted import load_transcript, transcript_language, transcript_utterances
 from assistant.errors import InputValidationError
 from assistant.events import CallStarted, Finding, LowConfidence
+from assistant.files import file_digest, fingerprint, load_case_mapping
 from assistant.pipeline import CallPipeline
 from assistant.pipeline.sinks import ArchiveSink
-from assistant.files import file_digest, fingerprint, load_case_mapping
 from assistant.rules.loader import lexicon_root
 from assistant.text import detect_language
 
@@ -48,13 +48,13 @@ class ImportResult:
 
     call_id: str
     utterances: int = 0
-    findings: Counter = field(default_factory=Counter)
+    findings: Counter[str] = field(default_factory=Counter)
     head: str = ""
     resumed_after: int | None = None  # utterances already recorded when an interrupted call was resumed
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_language(lang: str, rows: list[dict], source: str) -> None:
+def _check_language(lang: str, rows: list[dict[str, Any]], source: str) -> None:
     """Refuse a language that the transcript plainly is not in (``--lang en`` on a Chinese call)."""
     text = " ".join(r["text"] for r in rows[:50])
     if len(text.strip()) < 20:

@@ -145,7 +145,7 @@ class Redactor:
             merged.append(span)
         return merged
 
-    def mask(self, text: str, counts: Counter | None = None, spans: list[Span] | None = None) -> str:
+    def mask(self, text: str, counts: Counter[str] | None = None, spans: list[Span] | None = None) -> str:
         """``text`` with every span replaced by ``[LABEL]``; ``counts`` tallies the labels.
         ``spans``: the text's :meth:`spans` when the caller has them already."""
         out, pos = [], 0
@@ -158,7 +158,7 @@ class Redactor:
         out.append(text[pos:])
         return "".join(out)
 
-    def words(self, text: str, words: list[dict[str, Any]], counts: Counter | None = None,
+    def words(self, text: str, words: list[dict[str, Any]], counts: Counter[str] | None = None,
               spans: list[Span] | None = None) -> tuple[list[dict[str, Any]], list[tuple[float, float]], bool]:
         """Mask a word list (``{w, start, end, conf}``) consistently with its utterance's text.
 

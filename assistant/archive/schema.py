@@ -37,21 +37,21 @@ def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[s
         f"CREATE TABLE [{table}] (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, pos INTEGER NOT NULL, "
         f"prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, salt TEXT NOT NULL, {data})"
     )
-    db[table].create_index(["call_id", "pos"], unique=True)
+    db.table(table).create_index(["call_id", "pos"], unique=True)
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["cases"].create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
+    db.table("cases").create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
                         "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}, pk="id")
     for table, (_, public, private) in SPECS.items():
         _create_chained(db, table, public + private)
     # status and cached columns (not part of the chain: verify re-derives them from it)
-    db["call_status"].create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
+    db.table("call_status").create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
     db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
 
 
 def _settings(db: sqlite_utils.Database) -> None:
-    db["archive_settings"].create({"name": str, "value": str}, pk="name")
+    db.table("archive_settings").create({"name": str, "value": str}, pk="name")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -63,7 +63,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 def migrate(db: sqlite_utils.Database, transaction: Callable[[], ContextManager[None]]) -> list[str]:
     """Apply every migration not yet applied, each in its own transaction; return their names."""
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
     done = {row["name"] for row in db["_migrations"].rows}
     applied = []
     for name, step in MIGRATIONS:
@@ -71,6 +71,6 @@ def migrate(db: sqlite_utils.Database, transaction: Callable[[], ContextManager[
             continue
         with transaction():
             step(db)
-            db["_migrations"].insert({"name": name, "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            db.table("_migrations").insert({"name": name, "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         applied.append(name)
     return applied

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.text.normalize import Normalizer
 
@@ -97,7 +97,7 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
     if not expression:
         raise ValueError("empty search: give a word or Chinese characters")
     wheres = ["utterance_search MATCH ?"]
-    args: list = [expression]
+    args: list[Any] = [expression]
     for value, clause in (
         (agent, "c.agent_id = ?"),
         (since, "substr(c.started_at, 1, 10) >= ?"),

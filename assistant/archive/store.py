@@ -23,8 +23,8 @@ from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
 from assistant.errors import CallassistError, InputValidationError
-from assistant.files import replace_private, touch_private
 from assistant.events import Finding, Utterance
+from assistant.files import replace_private, touch_private
 from assistant.values import finite, parse_time, span_problem
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -388,7 +388,8 @@ class Archive:
         return pos, int(cur.lastrowid or 0)
 
     def _status(self, call_id: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
+        row: sqlite3.Row | None = self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
+        return row
 
     def status(self, call_id: str) -> str | None:
         """open, sealed, interrupted or purged (None if unknown), read from the chain itself:
@@ -427,12 +428,12 @@ class Archive:
         row["meta"] = chain.canonical({k: v for k, v in case.items() if k not in known})
         row["updated_at"] = now_iso()
         with self.transaction():
-            self.db["cases"].upsert(row, pk="id")
+            self.db.table("cases").upsert(row, pk="id")
             self._log("case", row["id"], case_record(self.conn, row["id"]))
-        return row["id"]
+        return str(row["id"])
 
     def start_call(self, call_id: str | None = None, *, case: dict[str, Any] | None = None, agent_id: str = "", agent_name: str = "",
-                   direction: str = "outbound", started_at: str | None = None, lang: str = "", channel_map: dict | None = None,
+                   direction: str = "outbound", started_at: str | None = None, lang: str = "", channel_map: dict[str, Any] | None = None,
                    asr_model: str = "", ruleset_version: str = "", ruleset_hash: str = "", source: str = "") -> str:
         """Open a call: its first chained record. Returns the call id."""
         call_id = call_id or uuid.uuid4().hex[:12]

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import hmac
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, SPECS
 from assistant.archive.search import index_terms
 from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, ArchiveError, case_record, head_path, status_after
+
+Record = Union[Mapping[str, Any], sqlite3.Row]
+"""A chained row: read from the database, or from an exported bundle."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Report:
         return not self.problems
 
 
-def expected_hash(table: str, row: Mapping[str, Any], label: str, commit: str | None = None) -> str:
+def expected_hash(table: str, row: Record, label: str, commit: str | None = None) -> str:
     """Recompute a record's hash from its stored columns (or a given private commitment)."""
     kind, public_cols, private_cols = SPECS[table]
     public = {c: row[c] for c in public_cols}
@@ -63,7 +67,7 @@ def expected_hash(table: str, row: Mapping[str, Any], label: str, commit: str | 
     return chain.link(row["prev_hash"], chain.record_body(label, row["pos"], kind, public, commit))
 
 
-def label_of(call_id: str, rows: list[tuple[str, Mapping[str, Any]]]) -> str:
+def label_of(call_id: str, rows: Sequence[tuple[str, Record]]) -> str:
     """A chain's label from its opening record's salt (the id itself where there is none)."""
     if call_id == chain.ARCHIVE_CHAIN:
         return chain.ARCHIVE_CHAIN
@@ -71,7 +75,7 @@ def label_of(call_id: str, rows: list[tuple[str, Mapping[str, Any]]]) -> str:
     return chain.chain_label(opening[0]["salt"], call_id) if opening else call_id
 
 
-def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key: bytes | None = None,
+def check_chain(call_id: str, rows: Iterable[tuple[str, Record]], key: bytes | None = None,
                 commits: Mapping[int, str] | None = None, unsigned: bool = False, label: str | None = None) -> tuple[list[Problem], str, int]:
     """Check one chain given its ``(table, row)`` records; returns (problems, head hash, count).
 
@@ -113,7 +117,7 @@ def check_chain(call_id: str, rows: Iterable[tuple[str, Mapping[str, Any]]], key
     return problems, prev, expected_pos
 
 
-def vouching(call_id: str, rows: list[tuple[str, Mapping[str, Any]]], entries: list[Mapping[str, Any]]) -> tuple[list[Problem], str]:
+def vouching(call_id: str, rows: Sequence[tuple[str, Record]], entries: Sequence[Record]) -> tuple[list[Problem], str]:
     """Check a call's records against the archive-log entries that name its chain
     (seals, interruptions, resumptions, reviews and holds after the end).
 

@@ -15,7 +15,7 @@ import urllib.error
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from assistant.errors import ModelDownloadError, ModelNotFoundError
 from assistant.files import file_digest, safe_extract
@@ -141,7 +141,7 @@ def installed_models(root: Path | None = None) -> list[InstalledModel]:
     for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not _looks_like_model(path):
             continue
-        manifest: dict = {}
+        manifest: dict[str, Any] = {}
         if (path / MANIFEST).is_file():
             try:
                 manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
@@ -205,7 +205,7 @@ def _check_url(url: str, what: str) -> str:
     return url
 
 
-def _open(url: str, timeout: float, headers: dict[str, str] | None = None):
+def _open(url: str, timeout: float, headers: dict[str, str] | None = None) -> Any:
     import urllib.request
 
     request = urllib.request.Request(_check_url(url, "URL"), headers={"User-Agent": "callassist", **(headers or {})})
@@ -302,7 +302,7 @@ def _download(entry: CatalogueEntry, part: Path, progress: Progress | None, time
             time.sleep(min(0.5 * 2.0**attempt, 8.0))
 
 
-def install_archive(zip_path: Path, root: Path | None = None, *, name: str | None = None, extra: dict | None = None,
+def install_archive(zip_path: Path, root: Path | None = None, *, name: str | None = None, extra: dict[str, Any] | None = None,
                     published_size: int | None = None) -> Path:
     """Unpack a model ``.zip`` into the cache (atomically) and return the model directory.
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from assistant.events import Partial, Utterance
-
 from assistant.constants import FORMATS  # noqa: E402,F401 - re-exported
+from assistant.events import Partial, Utterance
 
 
 def clock(seconds: float, sep: str = ".") -> str:

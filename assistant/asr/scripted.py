@@ -25,7 +25,7 @@ HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "chan
 WORD_KEYS = ("w", "start", "end", "conf")
 
 
-def _keys(obj: dict, known: tuple[str, ...], where: str, warnings: list[str] | None) -> None:
+def _keys(obj: dict[str, Any], known: tuple[str, ...], where: str, warnings: list[str] | None) -> None:
     """Unknown keys: an error when one is a near miss of a known key (``speeker``), else a warning."""
     for key in obj:
         if key in known:
@@ -43,7 +43,7 @@ def _check_text(value: Any, where: str, what: str = "text") -> str:
     return value
 
 
-def _check_row(row: dict, where: str, warnings: list[str] | None) -> None:
+def _check_row(row: dict[str, Any], where: str, warnings: list[str] | None) -> None:
     """A transcript line fit for the archive: known keys, finite times with 0 ≤ start ≤ end, text, words."""
     _keys(row, ROW_KEYS, where, warnings)
     missing = [k for k in ("speaker", "start", "end", "text") if k not in row]
@@ -76,7 +76,7 @@ def _check_row(row: dict, where: str, warnings: list[str] | None) -> None:
             raise TranscriptError(f"{at}: `conf` must be a number from 0 to 1")
 
 
-def _check_header(meta: Any, where: str, warnings: list[str] | None) -> dict:
+def _check_header(meta: Any, where: str, warnings: list[str] | None) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise TranscriptError(f"{where}: `call` must be an object of call details")
     _keys(meta, HEADER_KEYS, where, warnings)
@@ -91,12 +91,12 @@ def _check_header(meta: Any, where: str, warnings: list[str] | None) -> dict:
     return dict(meta)
 
 
-def row_words(row: dict) -> tuple[Word, ...]:
+def row_words(row: dict[str, Any]) -> tuple[Word, ...]:
     """A transcript row's words as the recogniser gave them (none when it gave none)."""
     return tuple(Word(w["w"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0))) for w in row.get("words") or ())
 
 
-def paced_words(row: dict) -> tuple[Word, ...]:
+def paced_words(row: dict[str, Any]) -> tuple[Word, ...]:
     """A row's words, or, when it has none, pseudo-words spread evenly over its time span
     (so a replayed transcript grows partials). Only for replay: never archived."""
     if row.get("words"):
@@ -110,7 +110,7 @@ def paced_words(row: dict) -> tuple[Word, ...]:
     return tuple(Word(t, start + k * step, start + (k + 1) * step, float(row.get("conf", 1.0))) for k, t in enumerate(tokens))
 
 
-def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tuple[dict, list[dict]]:
+def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read and validate a timed transcript (TAXONOMY.md format): ``(call metadata, utterance rows)``.
 
     Every line is checked before any is used: finite times with 0 ≤ start ≤ end, text,
@@ -118,8 +118,8 @@ def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tupl
     right one, other unknown keys are appended to ``warnings`` with their line. Partial
     hypotheses (``"partial": true``) are skipped. A transcript without utterances is an error.
     """
-    meta: dict = {}
-    rows: list[dict] = []
+    meta: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
     for no, row in json_objects(path, TranscriptError):
         where = f"{path}:{no}"
         if "call" in row and "text" not in row:
@@ -134,7 +134,7 @@ def load_transcript(path: str | Path, warnings: list[str] | None = None) -> tupl
     return meta, rows
 
 
-def transcript_language(meta: dict, rows: list[dict], lang: str | None = None) -> tuple[str, bool]:
+def transcript_language(meta: dict[str, Any], rows: list[dict[str, Any]], lang: str | None = None) -> tuple[str, bool]:
     """The call's language: ``lang``, else the header's, else detected from the first lines;
     and whether it was declared (a declared language can be checked against the text)."""
     declared = lang or (meta.get("lang") if meta.get("lang") in LANGUAGES else None)
@@ -145,7 +145,7 @@ def transcript_language(meta: dict, rows: list[dict], lang: str | None = None) -
     return detect_language(" ".join(r["text"] for r in rows[:5])), False
 
 
-def transcript_utterances(call_id: str, rows: list[dict]) -> list[Utterance]:
+def transcript_utterances(call_id: str, rows: list[dict[str, Any]]) -> list[Utterance]:
     """A transcript's rows as numbered :class:`Utterance` events, in order of start time."""
     ordered = sorted(rows, key=lambda r: float(r["start"]))
     return [
@@ -161,7 +161,7 @@ class ScriptedRecognizer:
     spoken so far; once it passes the utterance's end, a final result with word times.
     """
 
-    def __init__(self, rows: list[dict], speaker: str, sample_rate: int = 16_000) -> None:
+    def __init__(self, rows: list[dict[str, Any]], speaker: str, sample_rate: int = 16_000) -> None:
         self.sample_rate = sample_rate
         self.queue = sorted((r for r in rows if r["speaker"] == speaker), key=lambda r: float(r["start"]))
         self._last_partial = ""

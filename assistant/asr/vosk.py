@@ -51,7 +51,7 @@ def load_model(path: str | Path) -> Any:
         return _MODELS[model_dir]
 
 
-def _words(items: list[dict], offset: float) -> tuple[Word, ...]:
+def _words(items: list[dict[str, Any]], offset: float) -> tuple[Word, ...]:
     return tuple(
         Word(str(w["word"]), float(w["start"]) + offset, float(w["end"]) + offset, float(w.get("conf", 1.0))) for w in items
     )

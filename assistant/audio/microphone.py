@@ -14,9 +14,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from assistant.audio.resample import resample, to_pcm16
-from assistant.audio.wav import TARGET_RATE
+from assistant.constants import TARGET_RATE
 from assistant.errors import SoundDeviceError
 from assistant.events import AudioChunk
+
 
 def load_backend() -> Any:
     """The ``sounddevice`` module, or a :class:`SoundDeviceError` that says what to install."""
@@ -31,7 +32,7 @@ def load_backend() -> Any:
     return sounddevice
 
 
-def list_input_devices(backend: Any = None) -> list[dict]:
+def list_input_devices(backend: Any = None) -> list[dict[str, Any]]:
     """Every device that can record: index, name, input channels, default rate."""
     backend = backend or load_backend()
     try:
@@ -45,7 +46,7 @@ def list_input_devices(backend: Any = None) -> list[dict]:
     ]
 
 
-def _device_info(backend: Any, device: int | str | None) -> dict:
+def _device_info(backend: Any, device: int | str | None) -> dict[str, Any]:
     try:
         info = backend.query_devices(device, kind="input")
     except Exception as exc:

@@ -1,14 +1,21 @@
 """Raw 16-bit little-endian PCM from a byte stream (stdin, a PBX audio fork, a pipe)."""
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Mapping
+from typing import Iterator, Mapping, Protocol
 
 import numpy as np
 
 from assistant.audio.resample import resample, to_pcm16
-from assistant.audio.wav import TARGET_RATE, resolve_channel_map
+from assistant.audio.wav import resolve_channel_map
+from assistant.constants import TARGET_RATE
 from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk
+
+
+class Readable(Protocol):
+    """What a raw PCM source reads from: a pipe, a socket file, ``sys.stdin.buffer``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class PcmStreamSource:
@@ -21,7 +28,7 @@ class PcmStreamSource:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: Readable,
         sample_rate: int = TARGET_RATE,
         channels: int = 1,
         channel_map: Mapping[int, str] | None = None,

@@ -26,12 +26,13 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     duration = len(data) / src_rate
     count = max(1, int(round(duration * dst_rate)))
     positions = np.arange(count) * (src_rate / dst_rate)
-    return np.interp(positions, np.arange(len(data)), data).astype(np.float32)
+    out: np.ndarray = np.interp(positions, np.arange(len(data)), data).astype(np.float32)
+    return out
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1] as signed 16-bit little-endian PCM bytes (clipped)."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return bytes((np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 class StreamResampler:
@@ -55,10 +56,12 @@ class StreamResampler:
         block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.channels)
         if self.same:
             return block
-        return self._stream.resample_chunk(block, last=False).reshape(-1, self.channels)
+        out: np.ndarray = self._stream.resample_chunk(block, last=False).reshape(-1, self.channels)
+        return out
 
     def flush(self) -> np.ndarray:
         """The samples still inside the filter, at the end of the stream."""
         if self.same:
             return np.zeros((0, self.channels), np.float32)
-        return self._stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).reshape(-1, self.channels)
+        out: np.ndarray = self._stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True).reshape(-1, self.channels)
+        return out

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import wave
+from typing import Any
 
 import numpy as np
 
@@ -21,13 +22,18 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 _ASCII_PUNCT = str.maketrans("，。！？、；：", ",.!?,;:")
 
 
+def _keep_characters(chars: str) -> Any:
+    """pypinyin's error handler: characters without a reading stay as they are, one each."""
+    return list(chars)
+
+
 def to_pinyin(text: str) -> str:
     """Chinese text as numbered pinyin (tone 5 for neutral), punctuation kept as pauses."""
     try:
         from pypinyin import Style, lazy_pinyin
     except ImportError as exc:
         raise SynthesisError("Mandarin synthesis needs pypinyin: `pip install pypinyin`") from exc
-    syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda chars: list(chars))
+    syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors=_keep_characters)
     out = " ".join(s for s in syllables if s.strip()).translate(_ASCII_PUNCT)
     return re.sub(r"\s*([,.!?;:])\s*", r"\1 ", out).strip()
 

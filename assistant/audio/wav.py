@@ -11,10 +11,10 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 
 from assistant.audio.resample import StreamResampler, to_pcm16
+from assistant.constants import TARGET_RATE  # noqa: E402 - re-exported
 from assistant.errors import AudioFormatError
 from assistant.events import AudioChunk
 
-from assistant.constants import TARGET_RATE  # noqa: E402 - re-exported
 DEFAULT_CHANNELS: dict[int, str] = {0: "agent", 1: "customer"}
 _WIDTHS = {1: "8-bit", 2: "16-bit", 3: "24-bit", 4: "32-bit"}
 

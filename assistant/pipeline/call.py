@@ -22,8 +22,20 @@ from typing import Any, Mapping, Sequence
 from assistant.asr.segmenter import Segmenter
 from assistant.asr.stream import flush
 from assistant.errors import CallassistError, SpeechEngineError
-from assistant.events import (AudioChunk, CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion,
-                              SuggestionUsed, Utterance, Withdrawn, Word)
+from assistant.events import (
+    AudioChunk,
+    CallEnded,
+    CallStarted,
+    Finding,
+    LowConfidence,
+    Partial,
+    StageChanged,
+    Suggestion,
+    SuggestionUsed,
+    Utterance,
+    Withdrawn,
+    Word,
+)
 from assistant.pipeline.registry import CallChecker, CallContext, Sink, registry
 from assistant.text import language_share
 

@@ -15,11 +15,13 @@ class UtteranceChecker:
 
     def partial(self, event: Partial) -> list[Finding]:
         """Provisional rule findings on a partial hypothesis."""
-        return self.checker.check(event.text, event.speaker, lang=self.lang, final=False)
+        found: list[Finding] = self.checker.check(event.text, event.speaker, lang=self.lang, final=False)
+        return found
 
     def final(self, utterance: Utterance) -> list[Finding]:
         """Every finding on a final utterance."""
-        return self.checker.check(utterance.text, utterance.speaker, lang=self.lang)
+        found: list[Finding] = self.checker.check(utterance.text, utterance.speaker, lang=self.lang)
+        return found
 
 
 @registry.checker("utterance")

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from assistant.asr.output import clock, format_event, header_line
-from assistant.events import (CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, SuggestionUsed,
-                              Utterance, Withdrawn)
+from assistant.events import CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, SuggestionUsed, Utterance, Withdrawn
 from assistant.pipeline.registry import registry
 from assistant.screen import safe
 

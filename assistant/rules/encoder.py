@@ -143,7 +143,8 @@ class Encoder:
                 parts.append(np.asarray(self._model.encode(list(texts[k : k + batch_size])), dtype=np.float32))
         vecs = np.vstack(parts)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-9)
+        unit: np.ndarray = vecs / np.maximum(norms, 1e-9)
+        return unit
 
 
 _shared_lock = threading.Lock()

@@ -12,9 +12,8 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
-from assistant.constants import LANGUAGES
+from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import RuleFileError, UnknownLanguageError
-from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
 
 LEXICON_ENV = "CALLASSIST_LEXICONS"
@@ -142,7 +141,7 @@ class Lexicon:
         raise KeyError(rule_id)
 
 
-def _tuple(value: Any) -> tuple:
+def _tuple(value: Any) -> tuple[Any, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
@@ -203,7 +202,7 @@ def _read_yaml(path: Path) -> tuple[Any, _LineLocator | None, list[str]]:
     return data, _LineLocator(text), []
 
 
-def _schema_problems(path: Path, data: Any, schema: dict, loc: _LineLocator) -> list[str]:
+def _schema_problems(path: Path, data: Any, schema: dict[str, Any], loc: _LineLocator) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
     out = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
@@ -219,7 +218,7 @@ def compile_regex(pattern: str) -> "re.Pattern[str]":
     return re.compile(pattern)
 
 
-def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: dict) -> list[str]:
+def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: dict[str, Any]) -> list[str]:
     out = []
     for k, rx in enumerate(patterns.get("regex") or []):
         try:
@@ -265,7 +264,7 @@ def rule_files(lang: str, root: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
-def _build_rules(path: Path, data: dict) -> Iterator[Rule | CategoryInfo]:
+def _build_rules(path: Path, data: dict[str, Any]) -> Iterator[Rule | CategoryInfo]:
     defaults = data["defaults"]
     yield CategoryInfo(
         lang=data["lang"],
@@ -377,7 +376,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     from assistant.files import read_cached, write_cached
 
     cached = _cache_path(lang, digest.hexdigest())
-    lexicon = read_cached(cached, Lexicon)
+    lexicon: Lexicon | None = read_cached(cached, Lexicon)
     if lexicon is not None:
         return lexicon
     config = load_language_config(lang, root)

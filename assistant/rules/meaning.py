@@ -13,18 +13,22 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import MeaningModelError
-from assistant.events import CUE_CATEGORIES, VIOLATION_CATEGORIES, Finding
+from assistant.events import Finding
 from assistant.files import fingerprint
 from assistant.jsonl import json_objects
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
-from assistant.rules.loader import LANGUAGES, Lexicon, lexicon_root, load_language_config
+from assistant.rules.loader import Lexicon, lexicon_root, load_language_config
 from assistant.text import NormalizedText, Normalizer
+
+if TYPE_CHECKING:
+    from assistant.rules.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,8 @@ MEANING_MAX_CHARS = 1000  # the classifier reads an utterance's first 1,000 char
 def _forward(params: tuple[np.ndarray, ...], vecs: np.ndarray) -> np.ndarray:
     w1, b1, w2, b2 = params
     hidden = np.maximum((vecs * _SCALE) @ w1 + b1, 0.0)
-    return 1.0 / (1.0 + np.exp(-(hidden @ w2 + b2)))
+    scores: np.ndarray = 1.0 / (1.0 + np.exp(-(hidden @ w2 + b2)))
+    return scores
 
 
 _SCALE = float(np.sqrt(512))  # unit vectors → unit-variance features
@@ -184,7 +189,7 @@ FALSE_ALARM_BUDGET = {"agent": 0.05, "customer": 0.10}  # agent: the product tar
 
 def train_role(
     vecs: np.ndarray, examples: Sequence[Example], role: str, folds: int = 5, floor: float = 0.5, seed: int = 7
-) -> tuple[RoleModel, dict]:
+) -> tuple[RoleModel, dict[str, Any]]:
     """Train one role's classifier; thresholds come from ``folds``-fold cross-validation.
 
     The clean lines of the corpora are near-misses on purpose (negated threats, lawful
@@ -207,8 +212,8 @@ def train_role(
         mask = langs == lang
         thresholds[lang] = _pick_thresholds(oof[mask], y[mask], floor, FALSE_ALARM_BUDGET[role])
         pred[mask] = oof[mask] >= thresholds[lang]
-    params = _fit(x, y)
-    report = {"examples": int(len(idx))}
+    w1, b1, w2, b2 = _fit(x, y)
+    report: dict[str, Any] = {"examples": int(len(idx))}
     for lang in sorted(thresholds):
         mask = langs == lang
         gold, fired = y[mask].any(axis=1), pred[mask].any(axis=1)
@@ -218,10 +223,10 @@ def train_role(
             "line_recall": tp / max(1, int(gold.sum())),
             "false_alarm_rate": int((fired & ~gold).sum()) / max(1, int((~gold).sum())),
         }
-    return RoleModel(cats, *params, thresholds), report
+    return RoleModel(cats, w1, b1, w2, b2, thresholds), report
 
 
-def train(root: Path | None = None, encoder=None, progress: Callable[[str], None] | None = None) -> tuple[Path, dict]:
+def train(root: Path | None = None, encoder: Encoder | None = None, progress: Callable[[str], None] | None = None) -> tuple[Path, dict[str, Any]]:
     """Train both roles on every language's corpus and write ``lexicons/meaning_model.npz``."""
     from assistant.rules.encoder import shared_encoder
 
@@ -250,7 +255,7 @@ def train(root: Path | None = None, encoder=None, progress: Callable[[str], None
             arrays[f"{role}_thresholds_{lang}"] = values
         arrays[f"{role}_categories"] = np.array(model.categories)
     path = root / MODEL_FILE
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag
     return path, reports
 
 
@@ -277,14 +282,14 @@ def read_model(root: Path | None = None) -> tuple[dict[str, RoleModel], str]:
 class MeaningLayer:
     """Sentence-level findings for one language, fused with the rule layer's candidates."""
 
-    def __init__(self, lexicon: Lexicon, models: dict[str, RoleModel], context: ContextRules | None = None, encoder=None) -> None:
+    def __init__(self, lexicon: Lexicon, models: dict[str, RoleModel], context: ContextRules | None = None, encoder: Encoder | None = None) -> None:
         self.lexicon = lexicon
         self.models = models
         self.context = context or ContextRules(lexicon.config)
         self._encoder = encoder
 
     @property
-    def encoder(self):
+    def encoder(self) -> Encoder:
         if self._encoder is None:
             from assistant.rules.encoder import shared_encoder
 

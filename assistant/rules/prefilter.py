@@ -7,11 +7,16 @@ from the parsed pattern, so the expensive windowed regexes of the lexicons are s
 """
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+# The regex parser is private to ``re``; typed as ``Any`` because its shape is CPython's.
 try:  # Python ≥ 3.11
-    from re import _constants as C, _parser as P  # type: ignore[attr-defined]
+    C: Any = importlib.import_module("re._constants")
+    P: Any = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as C  # type: ignore[no-redef]
-    import sre_parse as P  # type: ignore[no-redef]
+    C = importlib.import_module("sre_constants")
+    P = importlib.import_module("sre_parse")
 
 Literals = frozenset[str]
 _MAX_ALTERNATIVES = 64
@@ -24,7 +29,7 @@ def _score(lits: Literals) -> float:
     return shortest - 0.01 * len(lits)
 
 
-def _sequence(items) -> Literals | None:
+def _sequence(items: Any) -> Literals | None:
     best: Literals | None = None
     run: list[str] = []
 
@@ -46,7 +51,7 @@ def _sequence(items) -> Literals | None:
     return best
 
 
-def _branch(alternatives) -> Literals | None:
+def _branch(alternatives: Any) -> Literals | None:
     out: set[str] = set()
     for alt in alternatives:
         lits = _sequence(alt)
@@ -58,7 +63,7 @@ def _branch(alternatives) -> Literals | None:
     return frozenset(out)
 
 
-def _item(op, av) -> Literals | None:
+def _item(op: Any, av: Any) -> Literals | None:
     if op is C.SUBPATTERN:
         return _sequence(av[-1])
     if op is C.BRANCH:

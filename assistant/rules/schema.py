@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.events import CUE_CATEGORIES, SEVERITIES, VIOLATION_CATEGORIES
+from assistant.constants import CUE_CATEGORIES, SEVERITIES, VIOLATION_CATEGORIES
 
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _TOKEN_PATTERN = {"type": "array", "minItems": 1, "items": {"type": "object"}}

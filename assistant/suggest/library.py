@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from assistant.constants import CUE_CATEGORIES, STAGES
 from assistant.errors import ScriptError, TemplateLimitError
@@ -200,7 +201,7 @@ def load_library(lang: str, root: Path | None = None) -> tuple[list[ScriptLine],
         if not isinstance(data, dict) or data.get("lang") != lang or not isinstance(data.get("lines"), list):
             problems.append(f"{path}:1: a script file is `lang: {lang}` and a `lines:` list")
             continue
-        nodes = next((v.value for k, v in doc.value if k.value == "lines"), []) if doc is not None else []
+        nodes: list[Any] = next((v.value for k, v in doc.value if k.value == "lines"), []) if doc is not None else []
         for k, entry in enumerate(data["lines"]):
             line_no = nodes[k].start_mark.line + 1 if k < len(nodes) else 1
             where = f"{path}:{line_no}"

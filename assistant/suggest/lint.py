@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import Counter
 
 from assistant.checker import Checker
-from assistant.events import CUE_CATEGORIES
-from assistant.suggest.library import STAGES, ScriptError, ScriptLine, load_library, render, sample_case
+from assistant.constants import CUE_CATEGORIES, STAGES
+from assistant.errors import ScriptError
+from assistant.suggest.library import ScriptLine, load_library, render, sample_case
 
 
 def lint_library(lang: str, checker: Checker | None = None) -> tuple[list[ScriptLine], list[str]]:
@@ -40,9 +41,9 @@ def coverage(lines: dict[str, list[ScriptLine]]) -> tuple[list[tuple[str, str, d
     return rows, gaps
 
 
-def ladder_coverage(lines: list[ScriptLine]) -> Counter:
+def ladder_coverage(lines: list[ScriptLine]) -> Counter[int]:
     """How many lines suit each rung of the overdue ladder."""
-    counts: Counter = Counter()
+    counts: Counter[int] = Counter()
     for line in lines:
         for rung in line.overdue or (3, 7, 15, 30):
             counts[rung] += 1

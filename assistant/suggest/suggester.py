@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from assistant.constants import STAGES
+from assistant.errors import ScriptError
 from assistant.events import Finding, Suggestion, Utterance
-from assistant.suggest.library import STAGES, ScriptError, ScriptLine, ladder_rung, render
+from assistant.suggest.library import ScriptLine, ladder_rung, render
 from assistant.text.normalize import Normalizer
 
 _TONE_ORDER = {3: ("warm", "neutral", "firm"), 7: ("neutral", "warm", "firm"), 15: ("neutral", "firm", "warm"), 30: ("firm", "neutral", "warm")}
@@ -71,7 +73,7 @@ class Suggester:
     def _usable(self, line: ScriptLine) -> bool:
         return line.id in self._rendered and line.id not in self.said and line.fits(self.days_overdue)
 
-    def _key(self, line: ScriptLine, stage: str) -> tuple:
+    def _key(self, line: ScriptLine, stage: str) -> tuple[Any, ...]:
         """Stage lines: the tone that suits the overdue rung first, then the library's order."""
         return (line.stage != stage, self._tone_rank.get(line.tone, 9), self._order[line.id])
 
@@ -128,7 +130,7 @@ class Suggester:
             for line in staged:
                 take(line, f"fits the {name} stage" if name == stage else f"next: the {name} stage")
         out = []
-        for line, text, reason in chosen:
-            lid = line.id if line else f"rule:{reason.split('(')[-1].rstrip(')')}"
+        for picked, text, reason in chosen:
+            lid = picked.id if picked else f"rule:{reason.split('(')[-1].rstrip(')')}"
             out.append(Suggestion(self.call_id, utterance.seq, lid, text, reason, stage))
         return out

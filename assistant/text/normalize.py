@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 _FULLWIDTH_OFFSET = 0xFEE0
 
@@ -45,7 +45,7 @@ def language_share(text: str, lang: str) -> float:
 
 
 @lru_cache(maxsize=1)
-def _t2s():
+def _t2s() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -113,13 +113,13 @@ class Normalizer:
         if self._replace_re is not None:
             s, index = self._replace(s, index)
         if self._fixes is not None:
-            edits = self._fixes.edits(s)
-            if edits:
-                s, index = _splice(s, index, edits)  # type: ignore[arg-type]
+            fixes = self._fixes.edits(s)
+            if fixes:
+                s, index = _splice(s, index, fixes)
         if self._long_run is not None and len(s) > (self.max_run or 0):
-            edits = [(m, m.group() + " ") for m in self._long_run.finditer(s)]
-            if edits:
-                s, index = _splice(s, index, edits)
+            breaks: list[tuple[_Spanned, str]] = [(m, m.group() + " ") for m in self._long_run.finditer(s)]
+            if breaks:
+                s, index = _splice(s, index, breaks)
         return NormalizedText(text, s, tuple(range(len(s))) if index is None else tuple(index))
 
     @staticmethod
@@ -155,6 +155,14 @@ def longest_first(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str
         taken.update(range(start, end))
         kept.append((start, end, value))
     return sorted(kept)
+
+
+class _Spanned(Protocol):
+    """Anything with a span: an ``re.Match`` or a :class:`_Span`."""
+
+    def start(self) -> int: ...
+
+    def end(self) -> int: ...
 
 
 class _Span:
@@ -196,7 +204,7 @@ def _wordish(ch: str) -> bool:
     return ch.isalnum() or ch == "'"
 
 
-def _splice(s: str, index: list[int] | None, edits: list[tuple[re.Match[str], str]]) -> tuple[str, list[int]]:
+def _splice(s: str, index: list[int] | None, edits: Sequence[tuple[_Spanned, str]]) -> tuple[str, list[int]]:
     """Replace each matched span by its text; the k-th new character maps to the span's k-th."""
     src = index if index is not None else range(len(s))
     chars: list[str] = []
@@ -216,7 +224,7 @@ def _splice(s: str, index: list[int] | None, edits: list[tuple[re.Match[str], st
     return "".join(chars), out
 
 
-def _expand(s: str, index: list[int] | None, fn) -> tuple[str, list[int]]:
+def _expand(s: str, index: list[int] | None, fn: Callable[[str], str]) -> tuple[str, list[int]]:
     """Apply a per-character function that may change length, keeping the offset map."""
     src = index if index is not None else range(len(s))
     chars: list[str] = []

@@ -62,7 +62,8 @@ class Labels:
 
 @lru_cache(maxsize=None)
 def _all() -> dict[str, Any]:
-    return yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
+    return data
 
 
 def labels(lang: str) -> Labels:

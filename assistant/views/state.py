@@ -7,8 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.events import (CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, SuggestionUsed,
-                              Utterance, Withdrawn)
+from assistant.events import CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, SuggestionUsed, Utterance, Withdrawn
 from assistant.views.labels import Labels, labels
 
 
@@ -38,7 +37,7 @@ class LiveState:
     verbose: bool = False
     max_lines: int = 12
     call_id: str = ""
-    lines: deque = field(init=False)
+    lines: deque[Any] = field(init=False)
     partial: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     stage: str = "opening"
