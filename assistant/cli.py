@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from assistant.cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
 from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import CallassistError, InternalError
 from assistant.screen import safe
 
 if TYPE_CHECKING:
     from assistant.events import Finding
-
-EXIT_INTERRUPTED = 130
-EXIT_INTERNAL = 3
 
 
 def internal_error_message(exc: BaseException) -> str:
@@ -45,7 +43,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CallassistError as exc:
             click.echo(f"Error: {safe(str(exc), keep_newlines=True)}", err=True)
-            ctx.exit(2)
+            ctx.exit(EXIT_USAGE)
         except BrokenPipeError:
             _quiet_stdout()
             ctx.exit(1)
@@ -117,15 +115,16 @@ def _dump(obj: dict[str, Any]) -> str:
 
 @cli.command()
 @click.argument("file", default="-")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "text"]), default="jsonl", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True, help="Language of lines without a `lang` field.")
+@format_option(default="jsonl")
+@lang_option("Language of lines without a `lang` field (default: the transcript header, else detected per line).")
 @click.option("--skip-bad", is_flag=True, help="Report bad lines (with an `error` field in the output) and go on.")
 @click.option("--no-meaning", is_flag=True, help="Rules only: skip the sentence classifier.")
 @click.option("--max-chars", type=click.IntRange(min=1), default=MAX_CHARS, show_default=True, help="Longest `text` accepted.")
-def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
+def check(file: str, fmt: str, lang: str | None, skip_bad: bool, no_meaning: bool, max_chars: int) -> None:
     """Check utterances (JSON Lines) and add `findings` to each line.
 
-    One output line per input line, in the same order. A timed transcript's header
+    One output record per input line, in the same order (JSON Lines by default: the
+    output of one command is the input of the next; csv gives a row per finding). A timed transcript's header
     language is the call's (unless a line or --lang says otherwise); a line marked
     `"partial": true` gets the rule layer only, its findings provisional. Example:
 
@@ -134,12 +133,12 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
     from assistant.checker import Checker  # imports spaCy: alone, it is fastest without a thread competing
     from assistant.jsonl import BadLine, CallHeader, read_records
 
-    checker = Checker(lang, meaning=not no_meaning, max_chars=max_chars)
+    checker = Checker(lang or "auto", meaning=not no_meaning, max_chars=max_chars)
     if not no_meaning:
         from assistant.rules.encoder import preload
 
         preload()  # the sentence encoder loads while the rules are built
-    out = sys.stdout
+    out = _CheckOutput(fmt, sys.stdout)
     bad = 0
 
     def report_bad(line_no: int, message: str, obj: dict[str, Any] | None) -> None:
@@ -147,24 +146,25 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
         bad += 1
         click.echo(f"line {line_no}: {safe(message)}", err=True)
         if not skip_bad:
-            raise click.exceptions.Exit(_fail(f"stopped at line {line_no} (use --skip-bad to report bad lines and go on)"))
+            out.close()
+            raise click.exceptions.Exit(_input_error(f"stopped at line {line_no} (use --skip-bad to report bad lines and go on)"))
         shown = dict(obj or {})
         shown["error"] = message
         shown["findings"] = []
-        out.write((_dump(shown) if fmt == "jsonl" else f"{line_no:>4} ERROR {safe(message)}") + "\n")
+        out.error(line_no, shown, message)
 
     call_lang: str | None = None  # a transcript header's language: the call's, over per-line detection
     for rec in read_records(_open_input(file), max_chars=max_chars):
         if isinstance(rec, CallHeader):
             header = rec.obj.get("call")
             call_lang = header.get("lang") if isinstance(header, dict) and header.get("lang") in ("zh", "en") else None
-            out.write((_dump(rec.obj) if fmt == "jsonl" else f"{rec.line_no:>4} call {safe(str(rec.obj['call']))}") + "\n")
+            out.header(rec.line_no, rec.obj)
             continue
         if isinstance(rec, BadLine):
             report_bad(rec.line_no, rec.message, rec.obj)
             continue
         try:
-            use_lang = checker.resolve_lang(rec.text, rec.lang or (call_lang if lang == "auto" else None))
+            use_lang = checker.resolve_lang(rec.text, rec.lang or (call_lang if lang is None else None))
             partial = rec.obj.get("partial") is True  # a partial hypothesis: rules only, provisional
             findings = checker.check(rec.text, rec.speaker, lang=use_lang, final=not partial)
         except CallassistError as exc:
@@ -177,36 +177,87 @@ def check(file: str, fmt: str, lang: str, skip_bad: bool, no_meaning: bool, max_
         obj.setdefault("speaker", rec.speaker)
         obj["lang"] = use_lang
         obj["findings"] = [f.to_dict() for f in findings]
-        out.write((_dump(obj) if fmt == "jsonl" else _text_line(rec.line_no, obj, findings)) + "\n")
-    out.flush()
+        out.line(rec.line_no, obj, findings)
+    out.close()
     if bad:
         click.echo(f"{bad} bad line(s) reported", err=True)
 
 
-def _fail(message: str) -> int:
+def _input_error(message: str) -> int:
     click.echo(f"Error: {message}", err=True)
-    return 1
+    return EXIT_USAGE
+
+
+_CSV_COLUMNS = ["line", "id", "speaker", "lang", "text", "kind", "category", "severity", "rule_id", "start", "end", "matched", "error"]
+
+
+class _CheckOutput:
+    """``check``'s records in the chosen format, written as they come (json is one array)."""
+
+    def __init__(self, fmt: str, out: Any) -> None:
+        self.fmt, self.out, self.count = fmt, out, 0
+        if fmt == "csv":
+            import csv
+
+            self.csv = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+            self.csv.writeheader()
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        if self.fmt == "json":
+            self.out.write(("[\n" if self.count == 0 else ",\n") + _dump(obj))
+        else:
+            self.out.write(_dump(obj) + "\n")
+        self.count += 1
+
+    def header(self, line_no: int, obj: dict[str, Any]) -> None:
+        if self.fmt in ("jsonl", "json"):
+            self._record(obj)
+        elif self.fmt == "text":
+            self.out.write(f"{line_no:>4} call {safe(str(obj['call']))}\n")
+
+    def error(self, line_no: int, obj: dict[str, Any], message: str) -> None:
+        if self.fmt in ("jsonl", "json"):
+            self._record(obj)
+        elif self.fmt == "csv":
+            self.csv.writerow({"line": line_no, "id": obj.get("id"), "error": message})
+        else:
+            self.out.write(f"{line_no:>4} ERROR {safe(message)}\n")
+
+    def line(self, line_no: int, obj: dict[str, Any], findings: list[Finding]) -> None:
+        if self.fmt in ("jsonl", "json"):
+            self._record(obj)
+        elif self.fmt == "text":
+            self.out.write(_text_line(line_no, obj, findings) + "\n")
+        else:
+            base = {"line": line_no, "id": obj.get("id"), "speaker": obj.get("speaker"), "lang": obj.get("lang"), "text": obj.get("text")}
+            for f in obj["findings"] or [{}]:
+                self.csv.writerow({**base, **f})
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.out.write("[]\n" if self.count == 0 else "\n]\n")
+        self.out.flush()
 
 
 @cli.command("eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--lang", type=click.Choice(["zh", "en", "auto"]), default="auto", show_default=True)
+@lang_option("Language of lines without a `lang` field (default: detected per line).")
 @click.option("--no-meaning", is_flag=True, help="Rules only.")
 @click.option("--errors", is_flag=True, help="List every miss and false alarm.")
 @click.option("--table", "table", type=click.Path(dir_okay=False, writable=True), help="Also write per-file Markdown tables (lines, false alarms by layer, categories, every rule) to this file.")
-def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool, table: str | None) -> None:
+def eval_(files: tuple[str, ...], lang: str | None, no_meaning: bool, errors: bool, table: str | None) -> None:
     """Precision, recall, F1 and false alarms on labelled JSON Lines, per language and category.
 
     Examples:
 
-        callassist eval ../shared/devset/zh.jsonl ../shared/devset/en.jsonl
-        callassist eval lexicons/zh/blind/*.jsonl --table docs/accuracy.md
+        callassist eval lexicons/zh/blind/batch01_a.jsonl --no-meaning
+        callassist eval lexicons/en/blind/batch01_a.jsonl --errors --table accuracy.md
     """
     from assistant.checker import Checker
     from assistant.evaluate import Report
     from assistant.jsonl import BadLine, CallHeader, read_records
 
-    checker = Checker(lang, meaning=not no_meaning)
+    checker = Checker(lang or "auto", meaning=not no_meaning)
     reports: dict[str, Report] = defaultdict(Report)
     per_file: dict[tuple[str, str], Report] = defaultdict(Report)
     records = []
@@ -214,7 +265,7 @@ def eval_(files: tuple[str, ...], lang: str, no_meaning: bool, errors: bool, tab
         with open(path, "rb") as fh:
             for rec in read_records(fh):
                 if isinstance(rec, BadLine):
-                    raise click.exceptions.Exit(_fail(f"{path}: line {rec.line_no}: {rec.message}"))
+                    raise click.exceptions.Exit(_input_error(f"{path}: line {rec.line_no}: {rec.message}"))
                 if not isinstance(rec, CallHeader):
                     records.append((path, rec))
     with click.progressbar(records, label="checking", file=sys.stderr) as bar:
@@ -244,19 +295,21 @@ def rules() -> None:
     """Lint, list, test and train the rules in lexicons/."""
 
 
-def _langs(lang: str) -> tuple[str, ...]:
-    return LANGUAGES if lang == "all" else (lang,)
+def _langs(lang: str | None) -> tuple[str, ...]:
+    return LANGUAGES if lang is None else (lang,)
 
 
-_LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
+_LANG_OPTION = lang_option("Only this language (default: both).")
 
 
 @rules.command("lint")
 @_LANG_OPTION
-def rules_lint(lang: str) -> None:
+def rules_lint(lang: str | None) -> None:
     """Validate every lexicon file; prints `file:line: message` per problem.
 
-    Example: callassist rules lint --lang zh
+    Example:
+
+        callassist rules lint --lang zh
     """
     from assistant.rules.loader import lint_lexicon, load_language_config
 
@@ -273,28 +326,36 @@ def rules_lint(lang: str) -> None:
     for line in problems:
         click.echo(line)
     if problems:
-        raise click.exceptions.Exit(_fail(f"{len(problems)} problem(s)"))
+        fail(f"{len(problems)} problem(s)")
     click.echo(f"ok: {count} rules")
 
 
 @rules.command("list")
 @_LANG_OPTION
 @click.option("--category", help="Only this category.")
-def rules_list(lang: str, category: str | None) -> None:
+@format_option()
+def rules_list(lang: str | None, category: str | None, fmt: str) -> None:
     """Show every rule with its category, severity and citation.
 
-    Example: callassist rules list --lang en --category threat_arrest
+    Example:
+
+        callassist rules list --lang en --category threat_arrest
     """
     from assistant.rules.loader import load_lexicon
 
-    for code in _langs(lang):
-        for rule in load_lexicon(code).rules:
-            if category and rule.category != category:
-                continue
-            click.echo(f"{rule.id}  [{rule.kind}:{rule.category}, {rule.severity}, {rule.speaker}]")
-            for cite in rule.citation:
-                click.echo(f"    § {cite}")
-            click.echo(f"    verification: {rule.verification}")
+    rows = [{"id": rule.id, "lang": code, "kind": rule.kind, "category": rule.category, "severity": rule.severity,
+             "speaker": rule.speaker, "citation": list(rule.citation), "verification": rule.verification}
+            for code in _langs(lang) for rule in load_lexicon(code).rules if not category or rule.category == category]
+
+    def text(listed: list[dict[str, Any]]) -> str:
+        out = []
+        for r in listed:
+            out.append(f"{r['id']}  [{r['kind']}:{r['category']}, {r['severity']}, {r['speaker']}]")
+            out += [f"    § {cite}" for cite in r["citation"]]
+            out.append(f"    verification: {r['verification']}")
+        return "\n".join(out)
+
+    emit(rows, fmt, ["id", "lang", "kind", "category", "severity", "speaker", "citation", "verification"], text)
 
 
 def example_failures(checker: Any, lang: str) -> list[str]:
@@ -315,10 +376,12 @@ def example_failures(checker: Any, lang: str) -> list[str]:
 
 @rules.command("test")
 @_LANG_OPTION
-def rules_test(lang: str) -> None:
+def rules_test(lang: str | None) -> None:
     """Run every rule's `examples` (flag/pass) through the rule layer.
 
-    Example: callassist rules test --lang zh
+    Example:
+
+        callassist rules test --lang zh
     """
     from assistant.checker import Checker
 
@@ -327,7 +390,7 @@ def rules_test(lang: str) -> None:
     for line in failures:
         click.echo(line)
     if failures:
-        raise click.exceptions.Exit(_fail(f"{len(failures)} example(s) failed"))
+        fail(f"{len(failures)} example(s) failed")
     click.echo("ok: all examples behave")
 
 
@@ -335,7 +398,9 @@ def rules_test(lang: str) -> None:
 def rules_train() -> None:
     """Train the meaning layer on lexicons/*/training/*.jsonl (cross-validated thresholds).
 
-    Example: callassist rules train
+    Writes the model into the lexicon folder ($CALLASSIST_LEXICONS to train a copy). Example:
+
+        callassist rules train
     """
     from assistant.rules.meaning import train
 

@@ -1,26 +1,17 @@
 """Archive commands of the CLI: ``callassist archive …``."""
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from assistant.cli_common import archive_option, archive_path, emit, fail, format_option, lang_option
 from assistant.screen import safe
 
 if TYPE_CHECKING:
     from assistant.archive.store import Archive
-
-
-def default_archive() -> Path:
-    """``$CALLASSIST_ARCHIVE``, else ``~/.local/share/callassist/archive.db``."""
-    if os.environ.get("CALLASSIST_ARCHIVE"):
-        return Path(os.environ["CALLASSIST_ARCHIVE"]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "callassist" / "archive.db"
 
 
 def _open(ctx: click.Context, readonly: bool = False) -> "Archive":
@@ -28,10 +19,10 @@ def _open(ctx: click.Context, readonly: bool = False) -> "Archive":
     from assistant.archive.store import Archive
     from assistant.files import make_private_dir
 
-    path: Path = ctx.obj["path"]
+    path = archive_path(ctx)
     if not readonly:
         make_private_dir(path.parent)
-    archive = Archive(path, readonly=readonly, max_bytes=ctx.obj.get("max_bytes"))
+    archive = Archive(path, readonly=readonly, max_bytes=(ctx.find_object(dict) or {}).get("max_bytes"))
     if not readonly:
         for call_id in archive.recover():
             click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
@@ -40,35 +31,36 @@ def _open(ctx: click.Context, readonly: bool = False) -> "Archive":
 
 
 @click.group()
-@click.option("--archive", "path", type=click.Path(path_type=Path), default=None,
-              help="Archive file (default: $CALLASSIST_ARCHIVE or ~/.local/share/callassist/archive.db).")
+@archive_option
 @click.option("--max-bytes", type=int, default=None, help="Refuse to grow the archive beyond this size.")
 @click.pass_context
-def archive(ctx: click.Context, path: Path | None, max_bytes: int | None) -> None:
+def archive(ctx: click.Context, max_bytes: int | None) -> None:
     """The evidence archive: import, verify, search, export, retention.
 
     The archive is a plain SQLite file: open it with `sqlite-utils tables FILE` or
     `datasette FILE`. Set CALLASSIST_ARCHIVE_KEY to sign every record (HMAC).
     """
     ctx.ensure_object(dict)
-    ctx.obj["path"] = path or default_archive()
     ctx.obj["max_bytes"] = max_bytes
 
 
 @archive.command("import")
+@archive_option
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The call's recording (its SHA-256 is recorded).")
 @click.option("--case", "case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Case file (YAML: id, debtor_name, amount_due …).")
 @click.option("--call-id", help="Call id (default: from the transcript header or the file name).")
 @click.option("--agent", "agent_id", default="", help="Agent id.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language (default: header, else detected).")
+@lang_option("Language (default: the transcript header, else detected).")
 @click.option("--resume", is_flag=True, help="Finish a call that was interrupted earlier, under the same id (recorded in its chain).")
 @click.pass_context
 def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, case_file: Path | None, call_id: str | None, agent_id: str,
                    lang: str | None, resume: bool) -> None:
     """Check a timed transcript and record the whole call, sealed (all or nothing).
 
-    Example: callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
+    Example:
+
+        callassist archive import recordings_fixtures/zh/threats_and_insults.jsonl --audio recordings_fixtures/zh/threats_and_insults.wav
     """
     from assistant.archive.importer import load_case, prepare_import, record_import
 
@@ -92,7 +84,8 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
 
 
 @archive.command("verify")
-@click.option("--call", "call_id", help="Only this call.")
+@archive_option
+@click.option("--call-id", "--call", "call_id", help="Only this call.")
 @click.option("--head", "head_file", type=click.Path(path_type=Path, dir_okay=False), help="A copy of the archive head file (default: ARCHIVE.head beside it).")
 @click.pass_context
 def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | None) -> None:
@@ -100,7 +93,7 @@ def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | No
 
     Lists each modified, deleted, inserted or reordered record; read-only. Example:
 
-        callassist archive verify --call zh-threats_and_insults
+        callassist archive verify --call-id zh-threats_and_insults
     """
     from assistant.archive.verify import verify
 
@@ -117,13 +110,13 @@ def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | No
     for spot in report.blind_spots:
         click.echo(f"cannot see: {spot}", err=True)
     if report.problems:
-        click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.calls} call(s), {report.records} records{note}", err=True)
-        raise click.exceptions.Exit(1)
+        fail(f"{len(report.problems)} problem(s) in {report.calls} call(s), {report.records} records{note}")
     click.echo(f"ok: {report.calls} call(s), {report.records} records{note}")
     click.echo(f"archive head {report.heads.get('_archive', '')}")
 
 
 @archive.command("search")
+@archive_option
 @click.argument("query")
 @click.option("--agent", help="Only this agent's calls.")
 @click.option("--since", help="Calls on or after this date (YYYY-MM-DD).")
@@ -131,13 +124,15 @@ def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | No
 @click.option("--category", help="Only utterances with a finding of this category.")
 @click.option("--severity", type=click.Choice(["critical", "major", "minor", "info"]))
 @click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
+@format_option()
 @click.pass_context
 def archive_search(ctx: click.Context, query: str, agent: str | None, since: str | None, until: str | None, category: str | None,
                    severity: str | None, limit: int, fmt: str) -> None:
     """Find what was said: Chinese words of one or two characters (坐牢, 还钱) or English words.
 
-    Example: callassist archive search 坐牢 --category threat_arrest --since 2026-11-01
+    Example:
+
+        callassist archive search 坐牢 --category threat_arrest --since 2026-11-01
     """
     from assistant.archive.search import search
 
@@ -146,17 +141,21 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
         hits = search(store, query, agent=agent, since=since, until=until, category=category, severity=severity, limit=limit)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="QUERY") from exc
-    for h in hits:
-        if fmt == "jsonl":
-            click.echo(json.dumps(h.__dict__, ensure_ascii=False))
-        else:
-            tags = f"  [{', '.join(h.categories)}]" if h.categories else ""
-            click.echo(f"{safe(h.call_id)} #{h.seq} {safe(str(h.started_at or ''))[:16]} {safe(h.agent_id or '-')} {h.speaker:8} {safe(h.text)}{tags}")
+
+    def lines(rows: list[dict[str, Any]]) -> str:
+        out = []
+        for h in rows:
+            tags = f"  [{', '.join(h['categories'])}]" if h["categories"] else ""
+            out.append(f"{safe(h['call_id'])} #{h['seq']} {safe(str(h['started_at'] or ''))[:16]} {safe(h['agent_id'] or '-')} {h['speaker']:8} {safe(h['text'])}{tags}")
+        return "\n".join(out)
+
+    emit((dict(h.__dict__) for h in hits), fmt, ["call_id", "seq", "started_at", "agent_id", "speaker", "text", "categories"], lines)
     if fmt == "text":
         click.echo(f"{len(hits)} match(es)", err=True)
 
 
 @archive.command("export")
+@archive_option
 @click.argument("call_id")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="A new folder, or a file name ending in .zip.")
 @click.option("--redact", is_flag=True, help="Mask personal data everywhere (texts, words, ids, names, file names, case values) and in the audio.")
@@ -166,7 +165,9 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
 def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no_audio: bool, mute_utterances: bool) -> None:
     """Write a self-contained evidence bundle of one call (files private to you).
 
-    Example: callassist archive export zh-threats_and_insults --out evidence.zip --redact
+    Example:
+
+        callassist archive export zh-threats_and_insults --out evidence.zip --redact
     """
     from assistant.archive.export import export_call
 
@@ -181,7 +182,9 @@ def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no
 def archive_verify_bundle(bundle: Path) -> None:
     """Check an exported bundle on its own (no archive needed).
 
-    Example: callassist archive verify-bundle evidence.zip
+    Example:
+
+        callassist archive verify-bundle evidence.zip
     """
     from assistant.archive.export import verify_bundle
     from assistant.archive.store import key_from_env
@@ -190,8 +193,7 @@ def archive_verify_bundle(bundle: Path) -> None:
     for problem in problems:
         click.echo(safe(str(problem)))
     if problems:
-        click.echo(f"FAILED: {len(problems)} problem(s)", err=True)
-        raise click.exceptions.Exit(1)
+        fail(f"{len(problems)} problem(s)")
     click.echo(f"ok: {bundle} holds up")
 
 
@@ -202,31 +204,42 @@ def _hold(ctx: click.Context, call_id: str, reason: str, held: bool) -> None:
 
 
 @archive.command("hold")
+@archive_option
 @click.argument("call_id")
 @click.option("--reason", required=True, help="Why (case number, dispute, regulator request).")
 @click.pass_context
 def archive_hold(ctx: click.Context, call_id: str, reason: str) -> None:
-    """Put a call under legal hold: purge will skip it. Example: callassist archive hold C123 --reason "dispute 2026-118\""""
+    """Put a call under legal hold: purge will skip it. Example:
+
+        callassist archive hold zh-threats_and_insults --reason "dispute 2026-118"
+    """
     _hold(ctx, call_id, reason, True)
 
 
 @archive.command("unhold")
+@archive_option
 @click.argument("call_id")
 @click.option("--reason", required=True, help="Why the hold ends.")
 @click.pass_context
 def archive_unhold(ctx: click.Context, call_id: str, reason: str) -> None:
-    """Lift a legal hold. Example: callassist archive unhold C123 --reason "dispute closed\""""
+    """Lift a legal hold. Example:
+
+        callassist archive unhold zh-threats_and_insults --reason "dispute closed"
+    """
     _hold(ctx, call_id, reason, False)
 
 
 @archive.command("purge")
+@archive_option
 @click.option("--older-than", "days", type=float, required=True, help="Delete ended calls that started more than this many days ago.")
 @click.option("--dry-run", is_flag=True, help="Only say what would go.")
 @click.pass_context
 def archive_purge(ctx: click.Context, days: float, dry_run: bool) -> None:
     """Retention: delete old calls, except those under legal hold; each purge is recorded.
 
-    Example: callassist archive purge --older-than 1095 --dry-run
+    Example:
+
+        callassist archive purge --older-than 1095 --dry-run
     """
     store = _open(ctx)
     report = store.purge(days, dry_run=dry_run)
@@ -239,16 +252,22 @@ def archive_purge(ctx: click.Context, days: float, dry_run: bool) -> None:
 
 
 @archive.command("calls")
+@archive_option
+@format_option()
 @click.pass_context
-def archive_calls(ctx: click.Context) -> None:
-    """List the calls with their status. Example: callassist archive calls"""
+def archive_calls(ctx: click.Context, fmt: str) -> None:
+    """List the calls with their status. Example:
+
+        callassist archive calls --format csv
+    """
     store = _open(ctx, readonly=True)
-    for row in store.calls():
-        held = " (legal hold)" if store.is_held(row["call_id"]) else ""
-        click.echo(f"{safe(row['call_id']):28} {row['status']:12} {safe(str(row['started_at'] or '')):30} {safe(str(row['agent_id'] or '-')):10} {row['lang'] or ''}{held}")
+    rows = [{"call_id": row["call_id"], "status": row["status"], "started_at": row["started_at"], "agent_id": row["agent_id"],
+             "lang": row["lang"], "legal_hold": store.is_held(row["call_id"])} for row in store.calls()]
+    emit(rows, fmt, ["call_id", "status", "started_at", "agent_id", "lang", "legal_hold"])
 
 
 @archive.command("review")
+@archive_option
 @click.argument("call_id")
 @click.argument("finding_pos", type=int)
 @click.option("--confirm/--dismiss", "confirm", required=True, help="The reviewer's decision.")
@@ -259,7 +278,9 @@ def archive_calls(ctx: click.Context) -> None:
 def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: bool, reviewer: str, note: str, agent_dispute: bool) -> None:
     """Confirm or dismiss a finding (by its chain position, see `archive export`).
 
-    Example: callassist archive review C123 4 --confirm --reviewer qa.li --note "clear arrest threat"
+    Example:
+
+        callassist archive review zh-threats_and_insults 9 --confirm --reviewer qa.li --note "clear arrest threat"
     """
     store = _open(ctx)
     pos = store.add_review(call_id, finding_pos, "confirm" if confirm else "dismiss", reviewer, note, agent_dispute)
@@ -267,17 +288,26 @@ def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: 
 
 
 @archive.command("show")
+@archive_option
 @click.argument("call_id")
+@format_option()
 @click.pass_context
-def archive_show(ctx: click.Context, call_id: str) -> None:
+def archive_show(ctx: click.Context, call_id: str, fmt: str) -> None:
     """Print a call: utterances, findings with their positions (for `review`), reviews.
 
-    Example: callassist archive show zh-threats_and_insults
+    Example:
+
+        callassist archive show zh-threats_and_insults
     """
     store = _open(ctx, readonly=True)
     rows = store.records(call_id)
     if not rows:
         raise click.BadParameter(f"no call {call_id!r} in {store.path}", param_hint="CALL_ID")
+    if fmt != "text":
+        records = [{"table": table, **{k: r[k] for k in r.keys() if k not in ("id", "mac", "salt", "prev_hash")}} for table, r in rows]
+        emit(records, fmt, ["table", "pos", "start", "end", "speaker", "text", "kind", "category", "severity", "rule_id", "matched",
+                            "finding_pos", "decision", "reviewer", "note", "event", "at", "detail", "hash"])
+        return
     click.echo(f"call {safe(call_id)} ({store.status(call_id)})")
     for table, r in rows:
         if table == "utterances":

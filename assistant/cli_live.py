@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import click
 
+from assistant.cli_common import lang_option
 from assistant.constants import TARGET_RATE
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def _report(result: Any, archive: Path | None) -> None:
 
 _SOURCE_OPTIONS = [
     click.option("--model", help="Vosk model directory, alias (zh, en) or installed name (see `callassist models list`)."),
-    click.option("--lang", type=click.Choice(["zh", "en"]), help="The call's language (wins over per-line detection). Default: the case's, the transcript's or the model's."),
+    lang_option("The call's language (wins over per-line detection). Default: the case's, the transcript's or the model's."),
     click.option("--channels", help="Speaker of each channel, left first; `_` skips one (default agent,customer)."),
     click.option("--case", "case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Case file (YAML): debtor, amount, days overdue … for the suggested lines."),
     click.option("--agent", default="", help="The collector's staff id (archived with the call)."),
@@ -187,7 +188,7 @@ def _case(case_file: Path | None) -> dict[str, Any]:
 def _archive_target(archive_path: Path | None, no_archive: bool) -> Path | None:
     if no_archive:
         return None
-    from assistant.cli_archive import default_archive
+    from assistant.files import default_archive
 
     return archive_path or default_archive()
 
@@ -211,9 +212,9 @@ def live(source: str | None, transcript: Path | None, realtime: bool, speed: flo
 
     Examples:
 
-        callassist live --source mic --case case.yaml --agent A1024
-        callassist live --source call.wav --realtime --web
-        callassist live --transcript recordings_fixtures/zh/threats_and_insults.jsonl --speed 4
+        callassist live --transcript recordings_fixtures/zh/threats_and_insults.jsonl --speed 8 --view log
+        callassist live --source recordings_fixtures/zh/refuse_to_sign.wav --speed 0 --case recordings_fixtures/zh/threats_and_insults.case.yaml --agent A1024
+        callassist live --source mic --seconds 1 --agent A1024 --view none
     """
     if source and transcript:
         raise click.UsageError("give --source or --transcript, not both")
@@ -241,7 +242,7 @@ def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, p
     recognised; otherwise its reference transcript is replayed against the audio. The call
     is archived in your data folder. Example:
 
-        callassist demo --speed 2
+        callassist demo --speed 8 --view log
     """
     from assistant.asr.models import locate_model
     from assistant.errors import ModelNotFoundError

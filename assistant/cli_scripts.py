@@ -6,11 +6,14 @@ from typing import Any, TextIO
 
 import click
 
-_LANGS = click.option("--lang", type=click.Choice(["zh", "en", "all"]), default="all", show_default=True)
+from assistant.cli_common import emit, fail, format_option, lang_option
+from assistant.constants import LANGUAGES
+
+_LANGS = lang_option("Only this language (default: both).")
 
 
-def _langs(lang: str) -> tuple[str, ...]:
-    return ("zh", "en") if lang == "all" else (lang,)
+def _langs(lang: str | None) -> tuple[str, ...]:
+    return LANGUAGES if lang is None else (lang,)
 
 
 @click.group()
@@ -20,11 +23,13 @@ def scripts() -> None:
 
 @scripts.command("lint")
 @_LANGS
-def scripts_lint(lang: str) -> None:
+def scripts_lint(lang: str | None) -> None:
     """Render every line with sample values and run the checker on it.
 
     A line fails when it is malformed, uses an undeclared variable, cannot be rendered,
-    or triggers a violation. Example: callassist scripts lint --lang zh
+    or triggers a violation. Example:
+
+        callassist scripts lint --lang zh
     """
     from assistant.checker import Checker
     from assistant.suggest.lint import lint_library
@@ -38,8 +43,7 @@ def scripts_lint(lang: str) -> None:
     for p in problems:
         click.echo(p)
     if problems:
-        click.echo(f"Error: {len(problems)} problem(s)", err=True)
-        raise click.exceptions.Exit(1)
+        fail(f"{len(problems)} problem(s)")
     click.echo(f"ok: {total} lines render and pass the checker")
 
 
@@ -47,7 +51,9 @@ def scripts_lint(lang: str) -> None:
 def scripts_coverage() -> None:
     """Lines per stage and per cue, in each language; exits 1 when a cell is empty.
 
-    Example: callassist scripts coverage
+    Example:
+
+        callassist scripts coverage
     """
     from assistant.suggest.library import load_library
     from assistant.suggest.lint import coverage, ladder_coverage
@@ -62,8 +68,7 @@ def scripts_coverage() -> None:
         ladder = ladder_coverage(lines)
         click.echo(f"overdue ladder {code}: " + ", ".join(f"{rung}+ days {ladder[rung]}" for rung in (3, 7, 15, 30)))
     if gaps:
-        click.echo(f"Error: {len(gaps)} empty cell(s): " + "; ".join(gaps), err=True)
-        raise click.exceptions.Exit(1)
+        fail(f"{len(gaps)} empty cell(s): " + "; ".join(gaps))
     click.echo("ok: every stage and cue has lines in both languages")
 
 
@@ -82,7 +87,9 @@ def load_case_file(path: Path | None) -> dict[str, Any]:
 def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
     """Fill one line with a case's values.
 
-    Example: callassist scripts render zh.opening.self_id --case case.yaml
+    Example:
+
+        callassist scripts render zh.opening.self_intro --case recordings_fixtures/zh/threats_and_insults.case.yaml --samples
     """
     from assistant.suggest.library import load_library, render, sample_case
 
@@ -102,18 +109,21 @@ def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
 
 
 @scripts.command("list")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@_LANGS
 @click.option("--stage", help="Only this stage.")
 @click.option("--cue", help="Only lines answering this cue.")
-def scripts_list(lang: str, stage: str | None, cue: str | None) -> None:
-    """List lines with stage, cues and tone. Example: callassist scripts list --lang en --cue hardship"""
+@format_option()
+def scripts_list(lang: str | None, stage: str | None, cue: str | None, fmt: str) -> None:
+    """List lines with stage, cues and tone. Example:
+
+        callassist scripts list --lang en --cue hardship
+    """
     from assistant.suggest.library import load_library
 
-    for line in load_library(lang)[0]:
-        if (stage and line.stage != stage) or (cue and cue not in line.cues):
-            continue
-        cues = ",".join(line.cues) or "-"
-        click.echo(f"{line.id:40} {line.stage:12} {cues:24} {line.tone:7} {line.template[:60]}")
+    rows = [{"id": line.id, "stage": line.stage, "cues": list(line.cues), "tone": line.tone, "template": line.template}
+            for code in _langs(lang) for line in load_library(code)[0]
+            if not (stage and line.stage != stage) and not (cue and cue not in line.cues)]
+    emit(rows, fmt, ["id", "stage", "cues", "tone", "template"])
 
 
 @click.command()
@@ -124,9 +134,11 @@ def practice(scenario: str | None, answers: TextIO | None, list_: bool) -> None:
     """Role-play a call: a scripted customer speaks, you answer as the agent.
 
     Live flags and suggestions after every line, a score and what to improve at the end.
-    SCENARIO is a YAML file or the name of a shipped one (see --list). Example:
+    SCENARIO is a YAML file or the name of a shipped one (see --list). Run
+    `callassist practice zh/refuses_to_sign` and answer at the prompts, or give the answers
+    one per line (`-` reads them from stdin). Example:
 
-        callassist practice zh/refuses_to_sign
+        echo "您好，我是诚信金融的客服小王，工号1024。" | callassist practice zh/refuses_to_sign --answers -
     """
     from assistant.files import library_root
     from assistant.practice import load_scenario, run_practice, shipped_scenarios

@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 import click
 
 from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, model_language, models_dir, pull
+from assistant.cli_common import emit, format_option, lang_option
 from assistant.constants import FORMATS, TARGET_RATE
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _with_progress(source: Iterable[AudioChunk], total: float, enabled: bool) ->
 @click.command()
 @click.argument("source", required=False)
 @click.option("--model", help="Model directory, alias (zh, en, zh-large, en-large) or installed name. Default: $CALLASSIST_MODEL, then an installed model of --lang.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language, to pick an installed model.")
+@lang_option("Language, to pick an installed model (default: $CALLASSIST_MODEL, else zh).")
 @click.option("--channels", help="Speaker of each channel, left first; `_` skips one. Default: agent,customer (a mono file is the agent's).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 @click.option("--partials", is_flag=True, help="Also write partial hypotheses (marked partial) as they arrive.")
@@ -64,7 +65,7 @@ def _with_progress(source: Iterable[AudioChunk], total: float, enabled: bool) ->
 @click.option("--call-id", help="Call id in the output (default: the file name).")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write here instead of stdout.")
 def transcribe(
-    source: str | None, model: str | None, lang: str, channels: str, fmt: str, partials: bool, realtime: bool,
+    source: str | None, model: str | None, lang: str | None, channels: str, fmt: str, partials: bool, realtime: bool,
     allow_truncated: bool, rate: int, stdin_channels: int, mic: bool, agent_device: str | None,
     customer_device: str | None, seconds: float | None, call_id: str | None, output: IO[str],
 ) -> None:
@@ -73,9 +74,9 @@ def transcribe(
     Writes one utterance per line (the timed-transcript format that `check` reads).
     Examples:
 
-        callassist transcribe call.wav --channels agent,customer --format text
-        callassist transcribe call.wav | callassist check -
-        sox call.mp3 -t raw -r 8000 -e signed -b 16 -c 2 - | callassist transcribe - --rate 8000 --stdin-channels 2
+        callassist transcribe recordings_fixtures/zh/refuse_to_sign.wav --channels agent,customer --format text
+        callassist transcribe recordings_fixtures/zh/refuse_to_sign.wav | callassist check -
+        sox recordings_fixtures/zh/refuse_to_sign.wav -t raw -r 8000 -e signed -b 16 -c 2 - | callassist transcribe - --rate 8000 --stdin-channels 2
     """
     if mic == bool(source):
         raise click.UsageError("give a SOURCE (FILE.wav or - for raw PCM on stdin) or --mic, not both")
@@ -83,7 +84,7 @@ def transcribe(
     from assistant.pipeline import CallPipeline
     from assistant.pipeline.sinks import TranscriptSink
 
-    model_dir = locate_model(model, lang)  # before opening devices: a missing model is the likelier fault
+    model_dir = locate_model(model, lang or "zh")  # before opening devices: a missing model is the likelier fault
     from assistant.asr.vosk import VoskRecognizer  # imports vosk only when needed
 
     duration = 0.0
@@ -138,23 +139,33 @@ def models() -> None:
 
 
 @models.command("list")
-def models_list() -> None:
+@format_option()
+def models_list(fmt: str) -> None:
     """Show installed models and the ones `pull` knows by a short name.
 
-    Example: callassist models list
+    Example:
+
+        callassist models list
     """
     root = models_dir()
     have = installed_models(root)
-    click.echo(f"installed in {root}:")
-    if not have:
-        click.echo("  (none) - run `callassist models pull zh` or `callassist models pull en`")
-    for m in have:
-        click.echo(f"  {m.name:34} {m.lang:3} {m.size / 1e6:8.1f} MB  {m.path}")
-    click.echo("available to pull:")
     names = {m.name for m in have}
-    for a in ALIASES:
-        mark = "installed" if a.name in names else ""
-        click.echo(f"  {a.alias:9} {a.name:30} {a.about}  {mark}".rstrip())
+    rows = [{"name": m.name, "alias": "", "lang": m.lang, "installed": True, "mb": round(m.size / 1e6, 1), "path": str(m.path), "about": ""} for m in have]
+    rows += [{"name": a.name, "alias": a.alias, "lang": a.lang, "installed": a.name in names, "mb": None, "path": "", "about": a.about}
+             for a in ALIASES if a.name not in names]
+
+    def text(listed: list[dict[str, Any]]) -> str:
+        out = [f"installed in {root}:"]
+        if not have:
+            out.append("  (none) - run `callassist models pull zh` or `callassist models pull en`")
+        out += [f"  {r['name']:34} {r['lang']:3} {r['mb']:8.1f} MB  {r['path']}" for r in listed if r["installed"]]
+        out.append("available to pull:")
+        for a in ALIASES:
+            mark = "installed" if a.name in names else ""
+            out.append(f"  {a.alias:9} {a.name:30} {a.about}  {mark}".rstrip())
+        return "\n".join(out)
+
+    emit(rows, fmt, ["name", "alias", "lang", "installed", "mb", "path", "about"], text)
 
 
 @models.command("pull")
@@ -191,32 +202,39 @@ def models_pull(name: str, force: bool) -> None:
 def models_install(archive: Path) -> None:
     """Unpack a model .zip you copied here by hand (machines without internet access).
 
-    Example: callassist models install vosk-model-small-cn-0.22.zip
+    Example:
+
+        callassist models install vosk-model-small-cn-0.22.zip
     """
     click.echo(f"ready: {install_archive(archive)}")
 
 
 @models.command("path")
 @click.option("--model", help="Directory, alias or name.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def models_path(model: str | None, lang: str) -> None:
+@lang_option("Language of the installed model to find (default: zh).")
+def models_path(model: str | None, lang: str | None) -> None:
     """Print the model directory `transcribe` would use.
 
-    Example: callassist models path --lang en
+    Example:
+
+        callassist models path --lang zh
     """
-    click.echo(str(locate_model(model, lang)))
+    click.echo(str(locate_model(model, lang or "zh")))
 
 
 @click.command()
-def devices() -> None:
+@format_option()
+def devices(fmt: str) -> None:
     """List the sound devices that can record (for --agent-device / --customer-device).
 
-    Example: callassist devices
+    Example:
+
+        callassist devices
     """
     from assistant.audio.microphone import list_input_devices
 
     found = list_input_devices()
-    if not found:
+    if not found and fmt == "text":
         click.echo("no input devices found")
-    for d in found:
-        click.echo(f"{d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['rate']:.0f} Hz)")
+    emit(found, fmt, ["index", "name", "channels", "rate"],
+         lambda listed: "\n".join(f"{d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['rate']:.0f} Hz)" for d in listed))

@@ -168,7 +168,15 @@ def replace_private(path: Path, data: bytes, *, durable: bool = False) -> None:
         tmp.unlink(missing_ok=True)
 
 
-# ---- the user's cache ----------------------------------------------------------------------
+# ---- the user's folders -------------------------------------------------------------------
+def default_archive() -> Path:
+    """``$CALLASSIST_ARCHIVE``, else ``$XDG_DATA_HOME/callassist/archive.db`` (``~/.local/share``)."""
+    if os.environ.get("CALLASSIST_ARCHIVE"):
+        return Path(os.environ["CALLASSIST_ARCHIVE"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "callassist" / "archive.db"
+
+
 def cache_dir() -> Path:
     """The user's cache folder for callassist (``$XDG_CACHE_HOME/callassist``)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callassist"

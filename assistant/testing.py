@@ -8,7 +8,9 @@ speech model or a wall clock.
 - :class:`FakeSoundDevice` — stands in for the ``sounddevice`` module: named input devices
   that deliver a given signal to the capture callback from a thread, as PortAudio does;
 - :class:`FakeClock` — a ``clock``/``sleep`` pair where sleeping advances time instantly;
-- :func:`tone` and :func:`write_wav` — signals and WAV files at any rate, width and channel count.
+- :func:`tone` and :func:`write_wav` — signals and WAV files at any rate, width and channel count;
+- :class:`ModelServer` and :func:`model_zip` — a model publisher on 127.0.0.1 (model list,
+  archives, resumable ranges, a connection cut mid-download) for ``models pull``.
 
 Example::
 
@@ -21,8 +23,13 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
+import http.server
+import io
+import json
 import threading
 import wave
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +38,8 @@ import numpy as np
 from assistant.asr.scripted import ScriptedRecognizer
 from assistant.pipeline.sinks import MemorySink
 
-__all__ = ["FakeClock", "FakeSoundDevice", "FakeStream", "MemorySink", "ScriptedRecognizer", "tone", "write_wav"]
+__all__ = ["MODEL_NAME", "FakeClock", "FakeSoundDevice", "FakeStream", "MemorySink", "ModelServer", "ScriptedRecognizer", "listing_for", "model_zip",
+           "tone", "write_wav"]
 
 
 def tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:
@@ -151,3 +159,81 @@ class FakeSoundDevice:
         stream = FakeStream(self, self.devices.index(info), kw["samplerate"], kw["channels"], kw["dtype"], kw["blocksize"], kw["callback"])
         self.opened.append(stream)
         return stream
+
+
+MODEL_NAME = "vosk-model-small-cn-0.22"
+
+
+def model_zip(name: str = MODEL_NAME, *, evil: bool = False, payload: int = 300_000) -> bytes:
+    """A small zip shaped like a Vosk model archive (top folder, am/final.mdl, conf, graph)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(f"{name}/am/final.mdl", bytes(range(256)) * (payload // 256))
+        z.writestr(f"{name}/conf/model.conf", "--sample-frequency=16000\n")
+        z.writestr(f"{name}/graph/words.txt", "<eps> 0\n")
+        if evil:
+            z.writestr("../../escaped.txt", "gotcha")
+    return buf.getvalue()
+
+
+class ModelServer:
+    """A local HTTP server serving model-list.json and archives, with Range support.
+
+    ``cut_first`` > 0 makes the first archive response stop after that many bytes
+    (the connection drops mid-download).
+    """
+
+    def __init__(self, files: dict[str, bytes], listing: list[dict[str, Any]]) -> None:
+        self.files = dict(files)
+        self.files["model-list.json"] = json.dumps(listing).encode()
+        self.cut_first = 0
+        self.requests: list[tuple[str, str | None]] = []  # (file, Range header) per request
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                name = self.path.lstrip("/")
+                rng = self.headers.get("Range")
+                outer.requests.append((name, rng))
+                if name not in outer.files:
+                    self.send_error(404)
+                    return
+                body = outer.files[name]
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                if start >= len(body) and rng:
+                    self.send_error(416)
+                    return
+                self.send_response(206 if rng else 200)
+                if rng:
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                part = body[start:]
+                if outer.cut_first and name.endswith(".zip"):
+                    part, outer.cut_first = part[: outer.cut_first], 0
+                    self.wfile.write(part)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(part)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def listing_for(data: bytes, url: str, name: str = MODEL_NAME, *, md5: str | None = None, size: int | None = None) -> list[dict[str, Any]]:
+    """A publisher's model list naming one archive served at ``url`` (and an English entry)."""
+    return [
+        {"lang": "cn", "name": name, "md5": md5 or hashlib.md5(data).hexdigest(), "size": size or len(data),
+         "type": "small", "obsolete": "false", "url": f"{url}{name}.zip", "version": "0.22"},
+        {"lang": "en-us", "name": "vosk-model-small-en-us-0.15", "md5": "0" * 32, "size": 1, "type": "small", "obsolete": "false"},
+    ]

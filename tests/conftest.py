@@ -10,6 +10,29 @@ import pytest
 
 from assistant import Checker
 
+_OPTIONAL = ("slow", "vosk", "browser")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true", help="also run the tests marked slow, vosk or browser (CI does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The quick run leaves out slow, Vosk and browser tests, unless --full or -m asks for them.
+    A test using the Korean model is marked ``vosk`` here, so no test forgets it."""
+    for item in items:
+        if "ko_model_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("vosk") is None:
+            item.add_marker(pytest.mark.vosk)
+    if config.getoption("--full") or config.getoption("markexpr"):
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (left if any(item.get_closest_marker(m) for m in _OPTIONAL) else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
 
 @pytest.fixture(scope="session")
 def rules_checker() -> Checker:

@@ -1,18 +1,36 @@
-"""The `check` JSON Lines contract and bad input, through the real command line."""
+"""The `check` JSON Lines contract and bad input, through the command line (in-process:
+the real entry point and its exit codes are run as a subprocess in test_robustness.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(args: list[str], data: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], input=data, capture_output=True, cwd=ROOT, timeout=300)
+@dataclass
+class Done:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run(args: list[str], data: bytes) -> Done:
+    """``callassist ARGS`` with ``data`` on stdin, from the top of the source tree."""
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        res = CliRunner().invoke(cli, args, input=data)
+    finally:
+        os.chdir(here)
+    return Done(res.exit_code, res.stdout_bytes, res.stderr_bytes or b"")
 
 
 def jl(*objs) -> bytes:

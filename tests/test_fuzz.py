@@ -16,6 +16,8 @@ from assistant.archive.importer import import_transcript
 from assistant.cli import cli
 from assistant.errors import CallassistError
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 9
 POOLS = [

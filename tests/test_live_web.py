@@ -17,6 +17,8 @@ from assistant.pipeline.live import queued, run_live, silence
 from assistant.views.web import WebView
 from tests.conftest import require
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "recordings_fixtures" / "zh" / "threats_and_insults.jsonl"
 SHOTS = ROOT / "tests" / "artifacts"

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from assistant.rules.meaning import ROLES, Example, load_examples, read_model, train_role, training_digest
 
@@ -20,6 +21,7 @@ def test_training_corpora_cover_every_category():
         assert any(not e.labels for e in examples if e.speaker == role), f"{role}: needs clean examples"
 
 
+@pytest.mark.slow
 def test_train_role_learns_a_separable_problem():
     rng = np.random.default_rng(0)
     cats = ROLES["customer"]

@@ -27,6 +27,7 @@ def test_required_literals(pattern, expected):
     assert (got if got is None else set(got)) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_gate_never_hides_a_match(lang):
     lex = load_lexicon(lang)

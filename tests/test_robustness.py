@@ -24,7 +24,9 @@ from assistant.asr.models import install_archive, pull
 from assistant.audio.wav import WavFileSource, read_wav, wav_info
 from assistant.cli import cli
 from assistant.errors import AudioFormatError, ModelDownloadError
-from tests.test_models import NAME, Server, listing_for, model_zip
+from assistant.testing import MODEL_NAME as NAME
+from assistant.testing import ModelServer as Server
+from assistant.testing import listing_for, model_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 

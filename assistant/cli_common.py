@@ -1,0 +1,139 @@
+"""The command line's conventions, defined once and used by every command.
+
+Options
+    ``--archive PATH``   wherever an archive is read or written (before or after the sub-command);
+                          default ``$CALLASSIST_ARCHIVE``, else ``~/.local/share/callassist/archive.db``.
+    ``--lang zh|en``     the language; not given means "from the data" (a line's own ``lang``,
+                          a transcript header, a case file, the model), or both languages for
+                          commands over the rule set or the script library.
+    ``--format text|jsonl|json|csv``  on every command that prints records; ``text`` (for
+                          people) by default, ``jsonl`` for programs.
+    ``--call-id ID``     a call named as an option; a command that acts on one call takes
+                          it as its first argument, ``CALL_ID``.
+
+Exit codes
+    0 ok · 1 the check ran and failed (problems found, a verification failed) · 2 usage or
+    input error (``Error: …`` naming the fix) · 3 internal error (a bug: please report it) ·
+    130 interrupted (Ctrl-C).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable, NoReturn, Sequence, TypeVar
+
+import click
+
+from assistant.files import default_archive
+from assistant.screen import safe
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+FORMATS = ("text", "jsonl", "json", "csv")
+LANG_CHOICES = ("zh", "en")
+_LANG_ALIASES = ("auto", "all")  # older spellings of "not given", still accepted
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> NoReturn:
+    """End a command whose check ran and found problems: ``FAILED: …`` on stderr, exit 1."""
+    click.echo(f"FAILED: {message}", err=True)
+    raise click.exceptions.Exit(EXIT_FAILED)
+
+
+class _Lang(click.Choice):  # type: ignore[type-arg]
+    """``zh`` or ``en``; ``auto`` and ``all`` (older spellings) mean "not given"."""
+
+    def __init__(self) -> None:
+        super().__init__(list(LANG_CHOICES))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.lower() in _LANG_ALIASES:
+            return None
+        return super().convert(value, param, ctx)
+
+
+def lang_option(help: str = "Language (default: from the data).") -> Callable[[F], F]:
+    """The one ``--lang`` option: ``zh`` or ``en``, default not given (None)."""
+    return click.option("--lang", type=_Lang(), default=None, help=help)
+
+
+def format_option(default: str = "text", choices: Sequence[str] = FORMATS) -> Callable[[F], F]:
+    """The one ``--format`` option of commands that print records."""
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+                        help="text for people; jsonl, json or csv for programs.")
+
+
+def _remember_archive(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None:
+        ctx.ensure_object(dict)
+        ctx.obj["path"] = value
+    return value
+
+
+def archive_option(fn: F) -> F:
+    """``--archive PATH``, accepted by a group and each of its commands (the command's wins)."""
+    return click.option("--archive", "archive_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        expose_value=False, callback=_remember_archive, is_eager=True,
+                        help="Archive file (default: $CALLASSIST_ARCHIVE or ~/.local/share/callassist/archive.db).")(fn)
+
+
+def archive_path(ctx: click.Context) -> Path:
+    """The archive named by ``--archive`` on this command or its group, else the default."""
+    obj = ctx.find_object(dict) or {}
+    path = obj.get("path")
+    return path if isinstance(path, Path) else default_archive()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def text_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as aligned text columns; widths counted in terminal cells, so Chinese lines up."""
+    from rich.cells import cell_len
+
+    cells = [[safe(_cell(row.get(c))) for c in columns] for row in rows]
+    widths = [max([cell_len(c)] + [cell_len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+    lines = []
+    for r in [list(columns)] + cells:
+        padded = [v + " " * (widths[k] - cell_len(v)) for k, v in enumerate(r)]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def emit(rows: Iterable[dict[str, Any]], fmt: str, columns: Sequence[str], text: Callable[[list[dict[str, Any]]], str] | None = None) -> int:
+    """Print records in the chosen format; returns how many. ``columns`` order the csv and
+    text table (jsonl/json keep every key); ``text`` overrides the default table."""
+    if fmt == "jsonl":
+        count = 0
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+            count += 1
+        return count
+    listed = list(rows)
+    if fmt == "json":
+        click.echo(json.dumps(listed, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in listed:
+            writer.writerow({c: _cell(row.get(c)) for c in columns})
+        click.echo(buf.getvalue(), nl=False)
+    elif listed:
+        click.echo(text(listed) if text else text_table(listed, columns))
+    return len(listed)
