@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from assistant.constants import LANGUAGES, MAX_CHARS
-from assistant.errors import TextTooLongError, UnknownLanguageError
+from assistant.errors import TextTooLongError, UnknownLanguageError, UnknownSpeakerError
 from assistant.events import Finding
 from assistant.rules.engine import Candidate, RuleEngine
 from assistant.rules.loader import Lexicon, load_lexicon
@@ -91,7 +91,7 @@ class Checker:
         marks a partial ASR hypothesis: rules only, findings marked provisional.
         """
         if speaker not in SPEAKERS:
-            raise ValueError(f"speaker must be 'agent' or 'customer', not {speaker!r}")
+            raise UnknownSpeakerError(f"speaker must be 'agent' or 'customer', not {speaker!r}")
         if len(text) > self.max_chars:
             raise TextTooLongError(
                 f"utterance has {len(text):,} characters, over max_chars={self.max_chars:,}: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -17,7 +18,7 @@ import click
 
 from assistant.cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
 from assistant.constants import LANGUAGES, MAX_CHARS
-from assistant.errors import CallassistError, InternalError
+from assistant.errors import CallassistError, CallassistWarning, InternalError
 from assistant.screen import safe
 
 if TYPE_CHECKING:
@@ -72,6 +73,15 @@ def _quiet_stdout() -> None:
 @click.version_option(package_name="callassist")
 def cli() -> None:
     """callassist: offline assistant for debt-collection calls."""
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    """The library's coded warnings as one plain line (``warning: [W001] …``); others as Python shows them."""
+    if issubclass(category, CallassistWarning):
+        click.echo(f"warning: {safe(str(message))}", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _open_input(path: str) -> BinaryIO:

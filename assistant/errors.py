@@ -1,4 +1,50 @@
-"""Errors raised by the library. Each carries a short code and a message that names the fix."""
+"""Every error and warning the library raises, in one registry (spaCy's habit).
+
+Each carries a stable code, searchable in the documentation, and a message that names the
+fix. Nothing else escapes the library: ``tests/test_errors.py`` checks that every error
+class lives here with a unique code listed below, and that the library raises no bare
+built-in exception. The command line turns these into ``Error: [Exxx] …`` (exit 2) and
+anything else into an internal error (exit 3).
+
+::
+
+    CallassistError (E000)
+    ├── rules and the checker
+    │   ├── RuleFileError ............ E001  a lexicon file is invalid (`callassist rules lint`)
+    │   ├── LexiconMissingError ...... E008  no lexicon folder where one is expected
+    │   ├── UnknownLanguageError ..... E002  a language with no lexicon
+    │   ├── InputLineError ........... E003  a JSON Lines input line that cannot be checked
+    │   ├── MeaningModelError ........ E004  the meaning layer's weights are missing or damaged
+    │   ├── TextTooLongError ......... E005  an utterance over the length limit
+    │   ├── UnknownSpeakerError ...... E006  a speaker other than agent or customer (also a ValueError)
+    │   └── UnknownRuleError ......... E007  no rule with this id (also a KeyError)
+    ├── speech
+    │   ├── AudioFormatError ......... E010  an audio file that cannot be read
+    │   ├── TranscriptError .......... E011  a timed transcript line that cannot be used
+    │   ├── SpeechEngineError ........ E012  Vosk missing, or a model it cannot load
+    │   ├── ModelNotFoundError ....... E013  no speech model (names the pull command)
+    │   ├── ModelDownloadError ....... E014  a download failed or does not match its checksum
+    │   ├── SoundDeviceError ......... E015  no microphone capture possible
+    │   └── SynthesisError ........... E016  espeak-ng missing or failed
+    ├── the archive
+    │   ├── ArchiveError ............. E020  the archive cannot be opened, written or used as asked
+    │   │   └── ArchiveFullError ..... E021  the disk or the size limit is full
+    │   ├── PrivacyError ............. E022  personal data could not be kept private as asked
+    │   ├── InputValidationError ..... E023  a record that would poison the archive
+    │   ├── UnsafeArchiveError ....... E024  a zip with links, escaping paths or too large unpacked
+    │   └── SearchError .............. E025  a search that cannot be run (also a ValueError)
+    ├── scripts
+    │   ├── ScriptError .............. E030  a script line malformed or not renderable
+    │   └── TemplateLimitError ....... E031  a template over its output size or time
+    ├── the call pipeline
+    │   ├── RegistryError ............ E040  an unknown checker or sink, a plugin that fails to load
+    │   ├── LiveCallError ............ E041  a live call that cannot start or had to stop
+    │   └── PipelineInputError ....... E042  an event the pipeline does not take (also a TypeError)
+    └── InternalError ................ E999  a bug: please report it
+
+    CallassistWarning (UserWarning, W000)
+    └── StaleModelWarning ............ W001  the meaning model was trained on other corpora
+"""
 from __future__ import annotations
 
 
@@ -26,6 +72,12 @@ class RuleFileError(CallassistError):
         shown = "\n".join(problems[:20])
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"invalid rule files (run `callassist rules lint`):\n{shown}{more}")
+
+
+class LexiconMissingError(CallassistError):
+    """No lexicon folder where one is expected (a broken install, or a wrong $CALLASSIST_LEXICONS)."""
+
+    code = "E008"
 
 
 class UnknownLanguageError(CallassistError):
@@ -56,10 +108,31 @@ class TextTooLongError(CallassistError):
     code = "E005"
 
 
+class UnknownSpeakerError(CallassistError, ValueError):
+    """A speaker other than ``agent`` or ``customer``."""
+
+    code = "E006"
+
+
+class UnknownRuleError(CallassistError, KeyError):
+    """No rule with the id asked for."""
+
+    code = "E007"
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return Exception.__str__(self)
+
+
 class AudioFormatError(CallassistError):
     """An audio file that cannot be read: not WAV, truncated, or an unsupported format."""
 
     code = "E010"
+
+
+class TranscriptError(CallassistError):
+    """A timed transcript line that cannot be used."""
+
+    code = "E011"
 
 
 class SpeechEngineError(CallassistError):
@@ -92,6 +165,18 @@ class SynthesisError(CallassistError):
     code = "E016"
 
 
+class ArchiveError(CallassistError):
+    """The archive file cannot be opened, written or used as asked."""
+
+    code = "E020"
+
+
+class ArchiveFullError(ArchiveError):
+    """The disk (or the configured size limit) is full: the record was not written."""
+
+    code = "E021"
+
+
 class PrivacyError(CallassistError):
     """Personal data could not be kept private as asked (e.g. audio without word times under --redact)."""
 
@@ -108,6 +193,12 @@ class UnsafeArchiveError(CallassistError):
     """A zip archive (model or evidence bundle) with unsafe members: links, paths outside, or too large when unpacked."""
 
     code = "E024"
+
+
+class SearchError(CallassistError, ValueError):
+    """A search that cannot be run (nothing to search for, a bad date)."""
+
+    code = "E025"
 
 
 class ScriptError(CallassistError):
@@ -134,7 +225,29 @@ class LiveCallError(CallassistError):
     code = "E041"
 
 
+class PipelineInputError(CallassistError, TypeError):
+    """An event the call pipeline does not take."""
+
+    code = "E042"
+
+
 class InternalError(CallassistError):
     """Something unexpected went wrong inside callassist: a bug to report."""
 
     code = "E999"
+
+
+class CallassistWarning(UserWarning):
+    """Base class of the library's warnings; ``str(w)`` starts with the code."""
+
+    code = "W000"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[{self.code}] {message}")
+        self.message = message
+
+
+class StaleModelWarning(CallassistWarning):
+    """The meaning model was trained on other corpora than the ones installed: retrain it."""
+
+    code = "W001"

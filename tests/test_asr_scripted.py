@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.asr import ScriptedRecognizer, Segmenter, join_cjk, load_transcript
-from assistant.asr.scripted import TranscriptError
 from assistant.audio import WavFileSource
+from assistant.errors import TranscriptError
 from assistant.events import Partial, Utterance
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,9 +32,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from assistant.archive import chain
 from assistant.archive.redact import Redactor
 from assistant.archive.schema import CHAINED
-from assistant.archive.store import CALL_EVENTS, Archive, ArchiveError, json_or
+from assistant.archive.store import CALL_EVENTS, Archive, json_or
 from assistant.archive.verify import Problem, check_chain, label_of, verify, vouching
-from assistant.errors import PrivacyError
+from assistant.errors import ArchiveError, PrivacyError
 from assistant.files import chmod_private, file_digest, make_private_dir, private_tempdir, safe_extract, write_private_text
 
 FORMAT = "callassist-evidence/2"

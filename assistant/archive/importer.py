@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant import __version__
-from assistant.archive.store import Archive, ArchiveError
+from assistant.archive.store import Archive
 from assistant.asr.scripted import load_transcript, transcript_language, transcript_utterances
-from assistant.errors import InputValidationError
+from assistant.errors import ArchiveError, InputValidationError
 from assistant.events import CallStarted, Finding, LowConfidence
 from assistant.files import file_digest, fingerprint, load_case_mapping
 from assistant.pipeline import CallPipeline

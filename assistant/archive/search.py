@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant.errors import SearchError
 from assistant.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
     """
     expression = match_expression(query)
     if not expression:
-        raise ValueError("empty search: give a word or Chinese characters")
+        raise SearchError("empty search: give a word or Chinese characters")
     wheres = ["utterance_search MATCH ?"]
     args: list[Any] = [expression]
     for value, clause in (

@@ -22,24 +22,12 @@ import sqlite_utils
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
-from assistant.errors import CallassistError, InputValidationError
+from assistant.errors import ArchiveError, ArchiveFullError, InputValidationError
 from assistant.events import Finding, Utterance
 from assistant.files import replace_private, touch_private
 from assistant.values import finite, parse_time, span_problem
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class ArchiveError(CallassistError):
-    """The archive file cannot be opened, written or used as asked."""
-
-    code = "E020"
-
-
-class ArchiveFullError(ArchiveError):
-    """The disk (or the configured size limit) is full: the record was not written."""
-
-    code = "E021"
 
 
 def now_iso() -> str:

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, SPECS
 from assistant.archive.search import index_terms
-from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, ArchiveError, case_record, head_path, status_after
+from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, case_record, head_path, status_after
+from assistant.errors import ArchiveError
 
 Record = Union[Mapping[str, Any], sqlite3.Row]
 """A chained row: read from the database, or from an exported bundle."""
@@ -159,10 +160,10 @@ def _check_head(archive: Archive, log_rows: list[tuple[str, Any]], key: bytes | 
     try:
         head = json.loads(target.read_text(encoding="utf-8"))
         pos, digest, archive_id = int(head["pos"]), str(head["hash"]), str(head["archive_id"])
-        if head.get("format") != HEAD_FORMAT:
-            raise ValueError(f"unknown format {head.get('format')!r}")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [Problem(where, None, "head", f"the archive head file {target.name} is unreadable ({exc})")]
+    if head.get("format") != HEAD_FORMAT:
+        return [Problem(where, None, "head", f"the archive head file {target.name} is unreadable (unknown format {head.get('format')!r})")]
     problems = []
     if archive_id != archive.archive_id:
         problems.append(Problem(where, None, "head", f"the head file {target.name} belongs to another archive"))

@@ -7,17 +7,10 @@ from typing import Any
 
 from assistant.asr.base import AsrResult
 from assistant.constants import LANGUAGES
-from assistant.errors import CallassistError
+from assistant.errors import TranscriptError
 from assistant.events import AudioChunk, Utterance, Word
 from assistant.jsonl import json_objects
 from assistant.values import finite, near_miss, parse_time, span_problem
-
-
-class TranscriptError(CallassistError):
-    """A timed transcript line that cannot be used."""
-
-    code = "E011"
-
 
 ROW_KEYS = ("speaker", "start", "end", "text", "words", "conf", "partial", "id", "seq", "lang", "findings", "error")
 HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "channel_map", "sample_rate", "source", "model", "speakers",

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from assistant.asr.segmenter import Segmenter
 from assistant.asr.stream import flush
-from assistant.errors import CallassistError, SpeechEngineError
+from assistant.errors import CallassistError, PipelineInputError, SpeechEngineError
 from assistant.events import (
     AudioChunk,
     CallEnded,
@@ -163,7 +163,7 @@ class CallPipeline:
             return out + self._emit(self._partial(event))
         if isinstance(event, Utterance):
             return out + self._emit(self._final(event))
-        raise TypeError(f"a call pipeline takes AudioChunk, Partial or Utterance events, not {type(event).__name__}")
+        raise PipelineInputError(f"a call pipeline takes AudioChunk, Partial or Utterance events, not {type(event).__name__}")
 
     def _locate(self, f: Finding, text: str, words: Sequence[Word], start: float, end: float, seq: int, speaker: str) -> Finding:
         times = word_times(text, words, f.start, f.end) if words else None

@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
-from assistant.errors import RuleFileError, UnknownLanguageError
+from assistant.errors import LexiconMissingError, RuleFileError, UnknownLanguageError, UnknownRuleError
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
 
 LEXICON_ENV = "CALLASSIST_LEXICONS"
@@ -134,11 +134,11 @@ class Lexicon:
     slip_words: frozenset[str] = frozenset()  # zh: two-character words, so a slip that makes one with its neighbour is left alone
 
     def rule(self, rule_id: str) -> Rule:
-        """The rule with this id (KeyError if none)."""
+        """The rule with this id (:class:`UnknownRuleError`, a KeyError, if none)."""
         for rule in self.rules:
             if rule.id == rule_id:
                 return rule
-        raise KeyError(rule_id)
+        raise UnknownRuleError(f"no rule {rule_id!r} in the {self.lang} lexicon (see `callassist rules list`)")
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -369,7 +369,8 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
         raise UnknownLanguageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
     root = root or lexicon_root()
     if not (root / lang).is_dir():
-        raise RuleFileError([f"{root / lang}:1: lexicon folder missing (set ${LEXICON_ENV} to the lexicons/ folder)"])
+        raise LexiconMissingError(f"no lexicon folder {root / lang}: set ${LEXICON_ENV} to a lexicons/ folder with zh/ and en/, "
+                                  "or reinstall callassist (the lexicons ship inside the package)")
     digest = hashlib.sha256()
     for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

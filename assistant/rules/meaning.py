@@ -9,7 +9,7 @@ lawfully is not raised again by the classifier.
 """
 from __future__ import annotations
 
-import logging
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
-from assistant.errors import MeaningModelError
+from assistant.errors import MeaningModelError, StaleModelWarning
 from assistant.events import Finding
 from assistant.files import fingerprint
 from assistant.jsonl import json_objects
@@ -30,7 +30,6 @@ from assistant.text import NormalizedText, Normalizer
 if TYPE_CHECKING:
     from assistant.rules.encoder import Encoder
 
-log = logging.getLogger(__name__)
 
 ROLES: dict[str, tuple[str, ...]] = {"agent": VIOLATION_CATEGORIES, "customer": CUE_CATEGORIES}
 MODEL_FILE = "meaning_model.npz"
@@ -353,7 +352,8 @@ def _checked_models(root: str, mtime_ns: int) -> dict[str, RoleModel]:
     models, digest = read_model(Path(root))
     current = training_digest(Path(root))
     if digest != current:
-        log.warning("meaning model was trained on other data (%s, corpora now %s): run `callassist rules train`", digest, current)
+        warnings.warn(StaleModelWarning(f"the meaning model was trained on other data ({digest}, corpora now {current}): "
+                                        "run `callassist rules train`"), stacklevel=2)
     return models
 
 
