@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from assistant.cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
+from assistant._cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
+from assistant._screen import safe
 from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import CallassistError, CallassistWarning, InternalError
-from assistant.screen import safe
 
 if TYPE_CHECKING:
     from assistant.events import Finding
@@ -140,8 +140,8 @@ def check(file: str, fmt: str, lang: str | None, skip_bad: bool, no_meaning: boo
 
         echo '{"speaker":"agent","text":"不还钱就等着坐牢"}' | callassist check -
     """
+    from assistant._jsonl import BadLine, CallHeader, read_records
     from assistant.checker import Checker  # imports spaCy: alone, it is fastest without a thread competing
-    from assistant.jsonl import BadLine, CallHeader, read_records
 
     checker = Checker(lang or "auto", meaning=not no_meaning, max_chars=max_chars)
     if not no_meaning:
@@ -263,9 +263,9 @@ def eval_(files: tuple[str, ...], lang: str | None, no_meaning: bool, errors: bo
         callassist eval lexicons/zh/blind/batch01_a.jsonl --no-meaning
         callassist eval lexicons/en/blind/batch01_a.jsonl --errors --table accuracy.md
     """
+    from assistant._jsonl import BadLine, CallHeader, read_records
     from assistant.checker import Checker
     from assistant.evaluate import Report
-    from assistant.jsonl import BadLine, CallHeader, read_records
 
     checker = Checker(lang or "auto", meaning=not no_meaning)
     reports: dict[str, Report] = defaultdict(Report)
@@ -427,10 +427,10 @@ def rules_train() -> None:
     click.echo(f"wrote {path}")
 
 
-from assistant.cli_archive import archive  # noqa: E402 - commands defined in their own modules
-from assistant.cli_live import demo, live  # noqa: E402
-from assistant.cli_scripts import practice, scripts  # noqa: E402
-from assistant.cli_speech import devices, models, transcribe  # noqa: E402
+from assistant._cli_archive import archive  # noqa: E402 - commands defined in their own modules
+from assistant._cli_live import demo, live  # noqa: E402
+from assistant._cli_scripts import practice, scripts  # noqa: E402
+from assistant._cli_speech import devices, models, transcribe  # noqa: E402
 
 cli.add_command(archive)
 cli.add_command(scripts)

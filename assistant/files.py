@@ -16,8 +16,8 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
+from assistant._values import finite
 from assistant.errors import CallassistError
-from assistant.values import finite
 
 GROUP_ENV = "CALLASSIST_GROUP_ACCESS"
 PACKAGE = Path(__file__).resolve().parent

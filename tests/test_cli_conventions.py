@@ -13,8 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from assistant._cli_common import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, FORMATS
 from assistant.cli import cli
-from assistant.cli_common import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, FORMATS
 from assistant.cli_reference import commands, examples, reference
 from tests.conftest import require
 

@@ -8,6 +8,7 @@ import pkgutil
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,16 +21,17 @@ BUILTIN_ERRORS = {"Exception", "ValueError", "KeyError", "TypeError", "RuntimeEr
 # where raising a built-in is right
 ALLOWED = {
     "testing.py": "the fake sound device raises what the sounddevice module raises",
-    "lazy.py": "a module's __getattr__ must raise AttributeError (Python's import protocol)",
+    "_lazy.py": "a module's __getattr__ must raise AttributeError (Python's import protocol)",
 }
 
 
-def _all_classes(base: type) -> list[type]:
+def _all_classes(base: type) -> list[Any]:
     for info in pkgutil.walk_packages(assistant.__path__, "assistant."):
         if info.name.endswith("__main__"):
             continue
         importlib.import_module(info.name)
-    found, todo = [], [base]
+    found: list[Any] = []
+    todo: list[Any] = [base]
     while todo:
         for sub in todo.pop().__subclasses__():
             if sub.__module__.startswith("assistant"):
@@ -39,8 +41,8 @@ def _all_classes(base: type) -> list[type]:
 
 
 def test_every_error_and_warning_is_in_the_registry_with_a_unique_code():
-    classes = [CallassistError, *_all_classes(CallassistError), CallassistWarning, *_all_classes(CallassistWarning)]
-    codes = {}
+    classes: list[Any] = [CallassistError, *_all_classes(CallassistError), CallassistWarning, *_all_classes(CallassistWarning)]
+    codes: dict[str, str] = {}
     for cls in classes:
         assert cls.__module__ == "assistant.errors", f"{cls.__name__} is defined in {cls.__module__}, not in the registry"
         assert re.fullmatch(r"[EW]\d{3}", cls.code), cls

@@ -19,13 +19,13 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from assistant._values import finite, parse_time, span_problem
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
 from assistant.archive.search import index_terms
 from assistant.errors import ArchiveError, ArchiveFullError, InputValidationError
 from assistant.events import Finding, Utterance
 from assistant.files import replace_private, touch_private
-from assistant.values import finite, parse_time, span_problem
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

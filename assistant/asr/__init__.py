@@ -6,7 +6,7 @@ use, so importing one submodule (``assistant.asr.models``) stays cheap.
 """
 from __future__ import annotations
 
-from assistant.lazy import lazy_getattr
+from assistant._lazy import lazy_getattr
 
 _LAZY = {
     "AsrResult": "assistant.asr.base",

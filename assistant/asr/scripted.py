@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assistant._jsonl import json_objects
+from assistant._values import finite, near_miss, parse_time, span_problem
 from assistant.asr.base import AsrResult
 from assistant.constants import LANGUAGES
 from assistant.errors import TranscriptError
 from assistant.events import AudioChunk, Utterance, Word
-from assistant.jsonl import json_objects
-from assistant.values import finite, near_miss, parse_time, span_problem
 
 ROW_KEYS = ("speaker", "start", "end", "text", "words", "conf", "partial", "id", "seq", "lang", "findings", "error")
 HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "channel_map", "sample_rate", "source", "model", "speakers",

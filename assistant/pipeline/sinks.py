@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from assistant._screen import safe
 from assistant.asr.output import clock, format_event, header_line
 from assistant.events import CallEnded, CallStarted, Finding, LowConfidence, Partial, StageChanged, Suggestion, SuggestionUsed, Utterance, Withdrawn
 from assistant.pipeline.registry import registry
-from assistant.screen import safe
 
 
 def event_dict(event: Any) -> dict[str, Any]:

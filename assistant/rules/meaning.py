@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from assistant._jsonl import json_objects
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import MeaningModelError, StaleModelWarning
 from assistant.events import Finding
 from assistant.files import fingerprint
-from assistant.jsonl import json_objects
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
 from assistant.rules.loader import Lexicon, lexicon_root, load_language_config

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
+from assistant._screen import safe
 from assistant.events import Finding
-from assistant.screen import safe
 
 LABELS = Path(__file__).parent / "data" / "labels.yaml"
 

@@ -12,9 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from assistant._screen import safe
 from assistant.events import Partial
 from assistant.pipeline.registry import registry
-from assistant.screen import safe
 from assistant.views.state import LiveState
 
 COLOURS = {"critical": "bold white on red", "major": "bold red", "minor": "yellow", "info": "cyan"}

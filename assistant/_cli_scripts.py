@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 import click
 
-from assistant.cli_common import emit, fail, format_option, lang_option
+from assistant._cli_common import emit, fail, format_option, lang_option
 from assistant.constants import LANGUAGES
 
 _LANGS = lang_option("Only this language (default: both).")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import click
 
-from assistant.cli_common import lang_option
+from assistant._cli_common import lang_option
 from assistant.constants import TARGET_RATE
 
 if TYPE_CHECKING:
@@ -41,9 +41,9 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
               realtime: bool, speed: float | None, rate: int, stdin_channels: int, agent_device: str | None,
               customer_device: str | None, seconds: float | None, call_id: str | None, replay_audio: bool = False) -> CallPlan:
     """Choose source and recognisers from the options (see ``callassist live --help``)."""
+    from assistant._cli_speech import _device, parse_channels
     from assistant.asr.models import locate_model, model_language
     from assistant.asr.scripted import ScriptedRecognizer, load_transcript, transcript_language
-    from assistant.cli_speech import _device, parse_channels
     from assistant.pipeline.live import silence
 
     channel_map = parse_channels(channels) if channels else None

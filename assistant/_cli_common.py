@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterable, NoReturn, Sequence, TypeVar
 
 import click
 
+from assistant._screen import safe
 from assistant.files import default_archive
-from assistant.screen import safe
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli_common import archive_option, archive_path, emit, fail, format_option, lang_option
-from assistant.screen import safe
+from assistant._cli_common import archive_option, archive_path, emit, fail, format_option, lang_option
+from assistant._screen import safe
 
 if TYPE_CHECKING:
     from assistant.archive.store import Archive

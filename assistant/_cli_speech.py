@@ -8,8 +8,8 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
 import click
 
+from assistant._cli_common import emit, format_option, lang_option
 from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, model_language, models_dir, pull
-from assistant.cli_common import emit, format_option, lang_option
 from assistant.constants import FORMATS, TARGET_RATE
 
 if TYPE_CHECKING:

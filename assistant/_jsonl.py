@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from assistant._values import near_miss
 from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import CallassistError
-from assistant.values import near_miss
 
 
 @dataclass(frozen=True)
