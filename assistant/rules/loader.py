@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import jsonschema
 import yaml
@@ -50,6 +50,7 @@ class Unless:
     regex: tuple[str, ...] = ()
     negation: bool = True
     quote: bool = True
+    included: tuple[str, ...] = ()  # the shared sets (unless_sets) these came from, for lint
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class LanguageConfig:
     talk_turns: tuple[str, ...] = ()
     fillers: tuple[str, ...] = ()
     sound_terms: tuple[str, ...] = ()
+    unless_sets: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,7 +257,55 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         fillers=_tuple(data.get("fillers")),
         sound_terms=_tuple(data.get("sound_terms")),
         quote_window=int(data.get("quote_window", 25)),
+        unless_sets={name: {k: _tuple(v.get(k)) for k in ("regex", "phrases")} for name, v in (data.get("unless_sets") or {}).items()},
     )
+
+
+UnlessSets = Mapping[str, Mapping[str, tuple[str, ...]]]
+
+
+def resolve_unless(own: Mapping[str, Any] | None, inherited: Unless | None, sets: UnlessSets) -> tuple[Unless, list[str]]:
+    """An ``unless`` block on top of what it inherits (a rule's from its file's defaults).
+
+    Lists extend: the inherited regexes and phrases, then the shared sets named in
+    ``include`` (``_language.yaml``'s ``unless_sets``), then the block's own. ``drop``
+    removes inherited entries by their exact text, or an included set by its name.
+    ``negation`` and ``quote`` override. Returns the result and its problems (an unknown
+    set, a ``drop`` that removes nothing).
+    """
+    own = own or {}
+    problems: list[str] = []
+    regex = list(inherited.regex) if inherited else []
+    phrases = list(inherited.phrases) if inherited else []
+    included = list(inherited.included) if inherited else []
+    for name in own.get("include") or ():
+        if name not in sets:
+            problems.append(f"unknown unless set {name!r} (defined in _language.yaml: {', '.join(sorted(sets)) or 'none'})")
+            continue
+        included.append(name)
+        regex += sets[name].get("regex", ())
+        phrases += sets[name].get("phrases", ())
+    regex += own.get("regex") or []
+    phrases += own.get("phrases") or []
+    for item in own.get("drop") or ():
+        if item in included:
+            gone = set(sets[item].get("regex", ())) | set(sets[item].get("phrases", ()))
+            included.remove(item)
+        elif item in regex or item in phrases:
+            gone = {item}
+        else:
+            problems.append(f"`drop` names {item!r}, which is not inherited")
+            continue
+        regex = [r for r in regex if r not in gone]
+        phrases = [p for p in phrases if p not in gone]
+    unless = Unless(
+        phrases=tuple(dict.fromkeys(phrases)),
+        regex=tuple(dict.fromkeys(regex)),
+        negation=bool(own.get("negation", inherited.negation if inherited else True)),
+        quote=bool(own.get("quote", inherited.quote if inherited else True)),
+        included=tuple(included),
+    )
+    return unless, problems
 
 
 def rule_files(lang: str, root: Path | None = None) -> list[Path]:
@@ -264,8 +314,9 @@ def rule_files(lang: str, root: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
-def _build_rules(path: Path, data: dict[str, Any]) -> Iterator[Rule | CategoryInfo]:
+def _build_rules(path: Path, data: dict[str, Any], sets: UnlessSets) -> Iterator[Rule | CategoryInfo]:
     defaults = data["defaults"]
+    file_unless, _ = resolve_unless(defaults.get("unless"), None, sets)
     yield CategoryInfo(
         lang=data["lang"],
         category=data["category"],
@@ -278,7 +329,7 @@ def _build_rules(path: Path, data: dict[str, Any]) -> Iterator[Rule | CategoryIn
     )
     for raw in data["rules"]:
         merged = {**defaults, **raw}
-        unless = {**(defaults.get("unless") or {}), **(raw.get("unless") or {})}
+        unless, _ = resolve_unless(raw.get("unless"), file_unless, sets)
         pats = raw["patterns"]
         yield Rule(
             id=raw["id"],
@@ -296,12 +347,7 @@ def _build_rules(path: Path, data: dict[str, Any]) -> Iterator[Rule | CategoryIn
                 regex=_tuple(pats.get("regex")),
                 tokens=tuple(tuple(p) for p in pats.get("tokens") or ()),
             ),
-            unless=Unless(
-                phrases=_tuple(unless.get("phrases")),
-                regex=_tuple(unless.get("regex")),
-                negation=bool(unless.get("negation", True)),
-                quote=bool(unless.get("quote", True)),
-            ),
+            unless=unless,
             examples_flag=_tuple((raw.get("examples") or {}).get("flag")),
             examples_pass=_tuple((raw.get("examples") or {}).get("pass")),
             version=int(merged.get("version", 1)),
@@ -316,6 +362,10 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
     rules: list[Rule] = []
     categories: dict[str, CategoryInfo] = {}
     seen: dict[str, str] = {}
+    try:
+        sets: UnlessSets = load_language_config(lang, root).unless_sets
+    except (RuleFileError, OSError):
+        sets = {}  # the language file's own problems are reported by load_language_config
     files = rule_files(lang, root)
     if not files:
         problems.append(f"{(root or lexicon_root()) / lang}:1: no rule files found")
@@ -352,10 +402,13 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
                 problems.append(f"{path}:{loc.line(base + ['patterns'])}: rule {rid} has no patterns")
             problems.extend(_regex_problems(path, loc, base + ["patterns"], pats))
             problems.extend(_regex_problems(path, loc, base + ["unless"], raw.get("unless") or {}))
+            file_unless, _ = resolve_unless(data["defaults"].get("unless"), None, sets)
+            problems.extend(f"{path}:{loc.line(base + ['unless'])}: rule {rid}: {p}" for p in resolve_unless(raw.get("unless"), file_unless, sets)[1])
             if not (raw.get("examples") or {}).get("flag"):
                 problems.append(f"{path}:{loc.line(base + ['examples'])}: rule {rid} needs at least one `flag` example")
         problems.extend(_regex_problems(path, loc, ["defaults", "unless"], data["defaults"].get("unless") or {}))
-        for item in _build_rules(path, data):
+        problems.extend(f"{path}:{loc.line(['defaults', 'unless'])}: defaults: {p}" for p in resolve_unless(data["defaults"].get("unless"), None, sets)[1])
+        for item in _build_rules(path, data, sets):
             if isinstance(item, CategoryInfo):
                 categories[item.category] = item
             else:

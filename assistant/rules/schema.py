@@ -22,11 +22,19 @@ UNLESS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "phrases": _STRINGS,
+        "phrases": _STRINGS,  # added to what the file's defaults (or a shared set) already give
         "regex": _STRINGS,
+        "include": _STRINGS,  # shared sets by name, from _language.yaml's unless_sets
+        "drop": _STRINGS,  # inherited entries (exact text) or included sets (by name) this rule does without
         "negation": {"type": "boolean"},
         "quote": {"type": "boolean"},
     },
+}
+
+UNLESS_SET: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"phrases": _STRINGS, "regex": _STRINGS},
 }
 
 _CITATION = {"oneOf": [{"type": "string", "minLength": 1}, {**_STRINGS, "minItems": 1}]}
@@ -103,5 +111,6 @@ LANGUAGE_FILE: dict[str, Any] = {
         "fillers": _STRINGS,
         "sound_terms": _STRINGS,
         "quote_window": {"type": "integer", "minimum": 1},
+        "unless_sets": {"type": "object", "additionalProperties": UNLESS_SET},
     },
 }
