@@ -18,7 +18,7 @@ from assistant.constants import STAGES
 from assistant.errors import ScriptError
 from assistant.events import Finding, StageChanged, Utterance
 from assistant.files import library_root
-from assistant.text.normalize import Normalizer
+from assistant.text.normalize import CJK_RE, Normalizer
 
 FLOW = STAGES[:-1]  # opening … closing; escalation can happen at any point
 
@@ -44,7 +44,7 @@ def load_stage_rules(root: Path | None = None) -> StageRules:
 
     def pattern(marker: str) -> re.Pattern[str]:
         text = re.escape(norm(marker).text)
-        return re.compile(text if re.search(r"[\u3400-\u9fff]", marker) else rf"\b{text}\b")  # Latin: whole words
+        return re.compile(text if CJK_RE.search(marker) else rf"\b{text}\b")  # Latin: whole words
 
     markers = {
         lang: {stage: tuple(pattern(m) for m in words if m.strip()) for stage, words in stages.items()}

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import SearchError
-from assistant.text.normalize import Normalizer
+from assistant.text.normalize import CJK_CHARS, Normalizer
 
 if TYPE_CHECKING:
     from assistant.archive.store import Archive
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{CJK_CHARS}]+")
 _WORD = re.compile(r"[0-9a-z][0-9a-z']*")
 _NORMALIZE = Normalizer()  # cheap to build: the OpenCC converter is shared and loaded on first use
 

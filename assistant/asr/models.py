@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assistant.errors import ModelDownloadError, ModelNotFoundError
-from assistant.files import file_digest, safe_extract
+from assistant.files import cache_dir, file_digest, safe_extract
 
 DEFAULT_BASE_URL = "https://alphacephei.com/vosk/models/"
 MANIFEST = ".callassist-model.json"
@@ -73,8 +73,7 @@ def models_dir() -> Path:
     """Where pulled models live: ``$CALLASSIST_MODELS``, else the user cache directory."""
     if os.environ.get("CALLASSIST_MODELS"):
         return Path(os.environ["CALLASSIST_MODELS"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "callassist" / "models"
+    return cache_dir() / "models"
 
 
 def base_url() -> str:

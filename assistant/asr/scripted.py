@@ -11,6 +11,7 @@ from assistant.asr.base import AsrResult
 from assistant.constants import LANGUAGES
 from assistant.errors import TranscriptError
 from assistant.events import AudioChunk, Utterance, Word
+from assistant.text.normalize import is_cjk
 
 ROW_KEYS = ("speaker", "start", "end", "text", "words", "conf", "partial", "id", "seq", "lang", "findings", "error")
 HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "channel_map", "sample_rate", "source", "model", "speakers",
@@ -95,7 +96,7 @@ def paced_words(row: dict[str, Any]) -> tuple[Word, ...]:
     if row.get("words"):
         return row_words(row)
     tokens = row["text"].split() or [row["text"]]
-    if len(tokens) == 1 and any("\u4e00" <= ch <= "\u9fff" for ch in tokens[0]):
+    if len(tokens) == 1 and any(is_cjk(ch) for ch in tokens[0]):
         text = tokens[0]  # unspaced Chinese: two characters per pseudo-word, so partials grow
         tokens = [text[k : k + 2] for k in range(0, len(text), 2)]
     start, end = float(row["start"]), float(row["end"])

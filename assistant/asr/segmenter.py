@@ -5,8 +5,9 @@ import re
 
 from assistant.asr.base import AsrResult
 from assistant.events import Partial, Utterance, Word
+from assistant.text.normalize import CJK_CHARS, CJK_PUNCT
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_CJK = CJK_CHARS + CJK_PUNCT
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 
 

@@ -16,9 +16,10 @@ import numpy as np
 
 from assistant.audio.resample import resample
 from assistant.errors import SynthesisError
+from assistant.text.normalize import CJK_RE
 
 VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us", "ko": "ko"}
-_HAN = re.compile(r"[\u3400-\u9fff]")
+_HAN = CJK_RE
 _ASCII_PUNCT = str.maketrans("，。！？、；：", ",.!?,;:")
 
 

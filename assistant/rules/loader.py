@@ -424,12 +424,10 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     if not (root / lang).is_dir():
         raise LexiconMissingError(f"no lexicon folder {root / lang}: set ${LEXICON_ENV} to a lexicons/ folder with zh/ and en/, "
                                   "or reinstall callassist (the lexicons ship inside the package)")
-    digest = hashlib.sha256()
-    for path in [root / lang / "_language.yaml", *rule_files(lang, root)]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    from assistant.files import read_cached, write_cached
+    from assistant.files import fingerprint, read_cached, write_cached
 
-    cached = _cache_path(lang, digest.hexdigest())
+    digest = fingerprint([root / lang / "_language.yaml", *rule_files(lang, root)])
+    cached = _cache_path(lang, digest)
     lexicon: Lexicon | None = read_cached(cached, Lexicon)
     if lexicon is not None:
         return lexicon
@@ -455,7 +453,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
         from assistant.rules.asr_words import build_word_fixes
 
         word_fixes = build_word_fixes(rules, gates, config.fillers)
-    lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest.hexdigest()[:16], gates=gates,
+    lexicon = Lexicon(lang=lang, config=config, rules=rules, categories=categories, digest=digest[:16], gates=gates,
                       homophones=homophones, word_fixes=word_fixes, slips=slips, slip_words=slip_words)
     write_cached(cached, lexicon, family=f"lexicon-{lang}-")
     return lexicon

@@ -87,9 +87,17 @@ def training_files(root: Path | None = None) -> list[Path]:
 
 
 def training_digest(root: Path | None = None) -> str:
-    """A hash of the training corpora and language settings the model was trained on."""
+    """A hash of what training reads: the corpora, and each language's normalisation and
+    context settings (not the rule layer's `unless_sets`, which the model never sees)."""
+    import dataclasses
+    import hashlib
+    import json
+
     root = root or lexicon_root()
-    return fingerprint([*(root / lang / "_language.yaml" for lang in LANGUAGES), *training_files(root)])[:16]
+    settings = {lang: {k: v for k, v in dataclasses.asdict(load_language_config(lang, root)).items() if k != "unless_sets"} for lang in LANGUAGES}
+    h = hashlib.sha256(fingerprint(training_files(root)).encode())
+    h.update(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
 
 
 def load_examples(root: Path | None = None) -> list[Example]:

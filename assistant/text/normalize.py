@@ -12,16 +12,16 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 _FULLWIDTH_OFFSET = 0xFEE0
 
+# The one table of CJK character ranges (regex class bodies): ideographs (unified, extension A,
+# compatibility, the supplementary planes) and CJK punctuation / full-width forms.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
+CJK_RE = re.compile(f"[{CJK_CHARS}]")
+
 
 def is_cjk(ch: str) -> bool:
     """True for CJK unified ideographs (the characters of Chinese words)."""
-    code = ord(ch)
-    return (
-        0x4E00 <= code <= 0x9FFF
-        or 0x3400 <= code <= 0x4DBF
-        or 0xF900 <= code <= 0xFAFF
-        or 0x20000 <= code <= 0x2FA1F
-    )
+    return CJK_RE.match(ch) is not None
 
 
 def detect_language(text: str) -> str:
@@ -54,7 +54,6 @@ def _t2s() -> Any:
 _WIDTH_TABLE = {code: code - _FULLWIDTH_OFFSET for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SPACE_RUN = re.compile(r"\s+")
 _UNITS = re.compile(r"[A-Za-z]+|[^\W\d_]")
-_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class Normalizer:
         """Normalise ``text``; see the class docstring for the steps."""
         s = text.translate(_WIDTH_TABLE)
         index: list[int] | None = None  # None: character k comes from original index k
-        if _CJK_RE.search(s):
+        if CJK_RE.search(s):
             converted = _t2s().convert(s)
             if len(converted) == len(s):
                 s = converted
