@@ -73,7 +73,7 @@ __all__ = ["Archive", "AudioChunk", "CUE_CATEGORIES", "CallContext", "CallPipeli
     "render", "run_live", "verify", "verify_bundle"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from assistant.archive import Archive, verify
+    from assistant.archive import Archive
     from assistant.archive.export import export_call, verify_bundle
     from assistant.archive.importer import import_transcript
     from assistant.asr import Recognizer, ScriptedRecognizer, locate_model, pull

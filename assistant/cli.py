@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
+from assistant import settings
 from assistant._cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
 from assistant._screen import safe
 from assistant.constants import LANGUAGES, MAX_CHARS
@@ -54,7 +55,7 @@ class _Group(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
-            if os.environ.get("CALLASSIST_DEBUG"):
+            if settings.flag("debug"):
                 raise
             click.echo(f"Error: {internal_error_message(exc)}", err=True)
             ctx.exit(EXIT_INTERNAL)
@@ -425,6 +426,24 @@ def rules_train() -> None:
                 )
         click.echo(f"{role:8} examples={rep['examples']}")
     click.echo(f"wrote {path}")
+
+
+@cli.command("settings")
+@format_option()
+def settings_(fmt: str) -> None:
+    """Show every setting (environment variable), what it does and its value here.
+
+    Secrets are shown as set or unset, never their value. Example:
+
+        callassist settings
+    """
+    rows = []
+    for s in settings.SETTINGS.values():
+        value = settings.get(s.name)
+        shown = ("(set)" if value else "") if s.secret else (value or "")
+        rows.append({"variable": s.env, "value": shown, "default": s.default, "about": s.about})
+    emit(rows, fmt, ["variable", "value", "default", "about"],
+         lambda listed: "\n".join(f"{r['variable']}={r['value'] or '(unset: ' + r['default'] + ')'}\n    {r['about']}" for r in listed))
 
 
 from assistant._cli_archive import archive  # noqa: E402 - commands defined in their own modules

@@ -16,10 +16,10 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
+from assistant import settings
 from assistant._values import finite
 from assistant.errors import CallassistError
 
-GROUP_ENV = "CALLASSIST_GROUP_ACCESS"
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -32,8 +32,9 @@ def data_dir(name: str) -> Path:
 
 def library_root() -> Path:
     """``$CALLASSIST_SCRIPTS`` or the shipped ``scripts_library/`` (installed package or source tree)."""
-    if os.environ.get("CALLASSIST_SCRIPTS"):
-        return Path(os.environ["CALLASSIST_SCRIPTS"])
+    given = settings.get("scripts")
+    if given:
+        return Path(given)
     return data_dir("scripts_library")
 
 
@@ -93,8 +94,7 @@ def fingerprint(paths: Iterable[Path]) -> str:
 def private_modes() -> tuple[int, int]:
     """``(file mode, folder mode)`` for files holding personal data: 0600/0700, or 0640/0750
     when ``$CALLASSIST_GROUP_ACCESS=1`` lets a QA team's group read them."""
-    shared = os.environ.get(GROUP_ENV, "").strip().lower() in ("1", "true", "yes", "group")
-    return (0o640, 0o750) if shared else (0o600, 0o700)
+    return (0o640, 0o750) if settings.flag("group_access") else (0o600, 0o700)
 
 
 def make_private_dir(path: Path) -> Path:
@@ -171,8 +171,9 @@ def replace_private(path: Path, data: bytes, *, durable: bool = False) -> None:
 # ---- the user's folders -------------------------------------------------------------------
 def default_archive() -> Path:
     """``$CALLASSIST_ARCHIVE``, else ``$XDG_DATA_HOME/callassist/archive.db`` (``~/.local/share``)."""
-    if os.environ.get("CALLASSIST_ARCHIVE"):
-        return Path(os.environ["CALLASSIST_ARCHIVE"]).expanduser()
+    given = settings.get("archive")
+    if given:
+        return Path(given).expanduser()
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "callassist" / "archive.db"
 

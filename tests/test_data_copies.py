@@ -53,9 +53,21 @@ def test_shared_code_tables_are_defined_once():
     sources = {p: p.read_text(encoding="utf-8") for p in LIBRARY.rglob("*.py")}
     cjk = [str(p.relative_to(ROOT)) for p, text in sources.items() if re.search(r"\\u4e00|\\u3400|\\u9fff", text)]
     assert cjk == ["assistant/text/normalize.py"], f"CJK ranges written outside the one table: {cjk}"
-    xdg = [str(p.relative_to(ROOT)) for p, text in sources.items() if "XDG_" in text]
+    xdg = sorted(str(p.relative_to(ROOT)) for p, text in sources.items() if "environ.get(\"XDG_" in text)
     assert xdg == ["assistant/files.py"], f"user-folder logic outside assistant/files.py: {xdg}"
     hashing = [str(p.relative_to(ROOT)) for p, text in sources.items() if "name.encode() + b\"\\0\"" in text]
     assert hashing == ["assistant/files.py"], f"a second file fingerprint: {hashing}"
     bench = [p.name for p in (ROOT / "bench").glob("*.py") if re.search(r"^def percentile", p.read_text(encoding="utf-8"), re.M)]
     assert len(bench) <= 1, f"percentile defined in {bench}"
+
+
+def test_environment_variables_are_read_in_one_place_and_documented():
+    from assistant.settings import SETTINGS, markdown_table
+
+    for path in LIBRARY.rglob("*.py"):
+        if path.name == "settings.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"environ(\.get)?\(?\[?[\"']CALLASSIST_", text), f"{path.name} reads a CALLASSIST_ variable itself: use assistant.settings"
+    assert markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8"), "README settings table out of date: python -m assistant.settings"
+    assert len({s.env for s in SETTINGS.values()}) == len(SETTINGS)

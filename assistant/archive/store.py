@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from assistant import settings
 from assistant._values import finite, parse_time, span_problem
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
@@ -37,9 +38,10 @@ def now_iso() -> str:
 
 def key_from_env() -> bytes | None:
     """The archive's HMAC key from ``$CALLASSIST_ARCHIVE_KEY`` or the file in ``$CALLASSIST_ARCHIVE_KEY_FILE``."""
-    if os.environ.get("CALLASSIST_ARCHIVE_KEY"):
-        return os.environ["CALLASSIST_ARCHIVE_KEY"].encode("utf-8")
-    path = os.environ.get("CALLASSIST_ARCHIVE_KEY_FILE")
+    key = settings.get("archive_key")
+    if key:
+        return key.encode("utf-8")
+    path = settings.get("archive_key_file")
     if path:
         try:
             return Path(path).read_bytes().strip()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from assistant import settings
 from assistant.errors import ModelDownloadError, ModelNotFoundError
 from assistant.files import cache_dir, file_digest, safe_extract
 
@@ -71,14 +72,15 @@ class InstalledModel:
 
 def models_dir() -> Path:
     """Where pulled models live: ``$CALLASSIST_MODELS``, else the user cache directory."""
-    if os.environ.get("CALLASSIST_MODELS"):
-        return Path(os.environ["CALLASSIST_MODELS"]).expanduser()
+    given = settings.get("models")
+    if given:
+        return Path(given).expanduser()
     return cache_dir() / "models"
 
 
 def base_url() -> str:
     """Where archives and ``model-list.json`` are fetched: ``$CALLASSIST_MODEL_URL`` (a mirror) or Vosk's site."""
-    url = os.environ.get("CALLASSIST_MODEL_URL") or DEFAULT_BASE_URL
+    url = settings.get("model_url") or DEFAULT_BASE_URL
     return url if url.endswith("/") else url + "/"
 
 
@@ -175,7 +177,7 @@ def locate_model(spec: str | None = None, lang: str = "zh", root: Path | None = 
         raise ModelNotFoundError(
             f"model {spec!r} is neither a directory nor installed in {root}: run `callassist models pull {spec}`"
         )
-    env = os.environ.get("CALLASSIST_MODEL")
+    env = settings.get("model")
     if env:
         return check_model_dir(Path(env))
     mine = [m for m in installed_models(root) if m.lang == lang]

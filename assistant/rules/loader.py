@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,11 +11,10 @@ from typing import Any, Iterator, Mapping
 import jsonschema
 import yaml
 
+from assistant import settings
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import LexiconMissingError, RuleFileError, UnknownLanguageError, UnknownRuleError
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
-
-LEXICON_ENV = "CALLASSIST_LEXICONS"
 
 
 def lexicon_root() -> Path:
@@ -25,7 +23,7 @@ def lexicon_root() -> Path:
     ``$CALLASSIST_LEXICONS`` wins; otherwise the shipped ``lexicons/`` (inside the installed
     package, or at the top of the source tree).
     """
-    env = os.environ.get(LEXICON_ENV)
+    env = settings.get("lexicons")
     if env:
         return Path(env)
     from assistant.files import data_dir
@@ -422,7 +420,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
         raise UnknownLanguageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
     root = root or lexicon_root()
     if not (root / lang).is_dir():
-        raise LexiconMissingError(f"no lexicon folder {root / lang}: set ${LEXICON_ENV} to a lexicons/ folder with zh/ and en/, "
+        raise LexiconMissingError(f"no lexicon folder {root / lang}: set ${settings.SETTINGS['lexicons'].env} to a lexicons/ folder with zh/ and en/, "
                                   "or reinstall callassist (the lexicons ship inside the package)")
     from assistant.files import fingerprint, read_cached, write_cached
 
