@@ -149,7 +149,7 @@ def test_templates_may_use_only_declared_variables_and_render_strictly(tmp_path,
     lines, problems = load_library("zh", lib)
     text = "\n".join(problems)
     assert "does not declare it" in text and "does not use it" in text
-    assert "stage 'nowhere'" in text and "tone 'loud'" in text and "unknown cue 'sad'" in text
+    assert "stage: 'nowhere' is not one of" in text and "tone: 'loud' is not one of" in text and "cues.0: 'sad' is not one of" in text
     assert all(p.startswith(str(lib / "zh" / "bad.yaml") + ":") for p in problems)
     sandboxed = next(line for line in lines if line.id == "zh.x.sandbox")
     with pytest.raises(ScriptError, match="cannot be rendered"):

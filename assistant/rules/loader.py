@@ -8,10 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import jsonschema
-import yaml
-
 from assistant import settings
+from assistant._yaml import LineLocator, read_yaml, schema_problems
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import LexiconMissingError, RuleFileError, UnknownLanguageError, UnknownRuleError
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
@@ -149,68 +147,6 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: several times faster
-
-
-class _LineLocator:
-    """Finds the line of a value inside a YAML document from its path (the document is
-    composed only when a problem needs its line: loading good files stays fast)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._root: Any = False
-
-    @property
-    def root(self) -> Any:
-        if self._root is False:
-            try:
-                self._root = yaml.compose(self.text, Loader=_SafeLoader)
-            except yaml.YAMLError:
-                self._root = None
-        return self._root
-
-    def line(self, path: list[Any]) -> int:
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else 1
-        for key in path:
-            if isinstance(node, yaml.MappingNode):
-                nxt = next((v for k, v in node.value if k.value == key), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-                nxt = node.value[key]
-            else:
-                nxt = None
-            if nxt is None:
-                break
-            node = nxt
-            line = node.start_mark.line + 1
-        return line
-
-
-def _read_yaml(path: Path) -> tuple[Any, _LineLocator | None, list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return None, None, [f"{path}:1: not UTF-8 ({exc.reason} at byte {exc.start})"]
-    except OSError as exc:
-        return None, None, [f"{path}:1: cannot read: {exc.strerror}"]
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return None, None, [f"{path}:{line}: YAML syntax error: {getattr(exc, 'problem', exc)}"]
-    return data, _LineLocator(text), []
-
-
-def _schema_problems(path: Path, data: Any, schema: dict[str, Any], loc: _LineLocator) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema)
-    out = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        out.append(f"{path}:{loc.line(list(err.absolute_path))}: {where}: {err.message}")
-    return out
-
-
 @lru_cache(maxsize=None)
 def compile_regex(pattern: str) -> "re.Pattern[str]":
     """A rule regex, compiled once per process (the loader validates it, the engine uses it;
@@ -218,7 +154,7 @@ def compile_regex(pattern: str) -> "re.Pattern[str]":
     return re.compile(pattern)
 
 
-def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: dict[str, Any]) -> list[str]:
+def _regex_problems(path: Path, loc: LineLocator, base: list[Any], patterns: dict[str, Any]) -> list[str]:
     out = []
     for k, rx in enumerate(patterns.get("regex") or []):
         try:
@@ -231,9 +167,9 @@ def _regex_problems(path: Path, loc: _LineLocator, base: list[Any], patterns: di
 def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
     """Read and validate ``<root>/<lang>/_language.yaml``."""
     path = (root or lexicon_root()) / lang / "_language.yaml"
-    data, loc, problems = _read_yaml(path)
+    data, loc, problems = read_yaml(path)
     if not problems and loc is not None:
-        problems = _schema_problems(path, data, LANGUAGE_FILE, loc)
+        problems = schema_problems(path, data, LANGUAGE_FILE, loc)
     if problems:
         raise RuleFileError(problems)
     return LanguageConfig(
@@ -368,11 +304,11 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
     if not files:
         problems.append(f"{(root or lexicon_root()) / lang}:1: no rule files found")
     for path in files:
-        data, loc, probs = _read_yaml(path)
+        data, loc, probs = read_yaml(path)
         if probs or loc is None:
             problems.extend(probs)
             continue
-        probs = _schema_problems(path, data, RULE_FILE, loc)
+        probs = schema_problems(path, data, RULE_FILE, loc)
         if probs:
             problems.extend(probs)
             continue

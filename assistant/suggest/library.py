@@ -13,11 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from assistant._yaml import read_yaml, schema_errors, schema_problems
 from assistant.constants import CUE_CATEGORIES, STAGES
 from assistant.errors import ScriptError, TemplateLimitError
 from assistant.files import library_root
@@ -139,35 +139,37 @@ _ENV.globals["range"] = _short_range
 _SAFE_FILTERS = ("abs", "capitalize", "d", "default", "e", "escape", "first", "float", "int", "join", "last", "length",
                  "list", "lower", "replace", "round", "string", "title", "trim", "truncate", "upper")
 _ENV.filters = {name: _ENV.filters[name] for name in _SAFE_FILTERS}
-_KEYS = {"id", "stage", "cues", "tone", "overdue", "variables", "template", "note", "after_violation"}
 
 
-def _line_problems(entry: Any, lang: str, where: str) -> list[str]:
-    if not isinstance(entry, dict):
-        return [f"{where}: each line is a mapping"]
-    problems = []
-    for key in sorted(set(entry) - _KEYS):
-        problems.append(f"{where}: unknown key {key!r}")
-    for key in ("id", "stage", "tone", "template", "note"):
-        if not isinstance(entry.get(key), str) or not entry.get(key, "").strip():
-            problems.append(f"{where}: `{key}` is required (text)")
-    lid = str(entry.get("id", ""))
-    if lid and not lid.startswith(f"{lang}."):
-        problems.append(f"{where}: id {lid!r} must start with '{lang}.'")
-    if entry.get("stage") not in STAGES:
-        problems.append(f"{where}: stage {entry.get('stage')!r} is not one of {', '.join(STAGES)}")
-    if entry.get("tone") not in TONES:
-        problems.append(f"{where}: tone {entry.get('tone')!r} is not one of {', '.join(TONES)}")
-    for cue in entry.get("cues") or []:
-        if cue not in CUE_CATEGORIES:
-            problems.append(f"{where}: unknown cue {cue!r}")
-    for rung in entry.get("overdue") or []:
-        if rung not in LADDER:
-            problems.append(f"{where}: overdue {rung!r} is not a rung of the ladder {LADDER}")
+_TEXT = {"type": "string", "pattern": r"\S"}
+
+
+def script_file_schema(lang: str) -> dict[str, Any]:
+    """The JSON Schema of a script file (``scripts_library/<lang>/*.yaml``)."""
+    line = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "stage", "tone", "template", "note"],
+        "properties": {
+            "id": {"type": "string", "pattern": rf"^{lang}\.[a-z0-9_]+(\.[a-z0-9_]+)+$"},
+            "stage": {"enum": list(STAGES)},
+            "tone": {"enum": list(TONES)},
+            "cues": {"type": "array", "items": {"enum": list(CUE_CATEGORIES)}},
+            "overdue": {"type": "array", "items": {"enum": list(LADDER)}},
+            "variables": {"type": "array", "items": {"enum": list(VARIABLES)}},
+            "after_violation": {"type": "array", "items": {"type": "string"}},
+            "template": _TEXT,
+            "note": _TEXT,
+        },
+    }
+    return {"type": "object", "additionalProperties": False, "required": ["lang", "lines"],
+            "properties": {"lang": {"const": lang}, "lines": {"type": "array", "items": line}}}
+
+
+def _template_problems(entry: dict[str, Any], where: str) -> list[str]:
+    """What a schema cannot see: the template's syntax and the variables it really uses."""
+    problems: list[str] = []
     declared = entry.get("variables") or []
-    for name in declared:
-        if name not in VARIABLES:
-            problems.append(f"{where}: unknown variable {name!r} (known: {', '.join(VARIABLES)})")
     template = entry.get("template")
     if isinstance(template, str):
         try:
@@ -190,22 +192,22 @@ def load_library(lang: str, root: Path | None = None) -> tuple[list[ScriptLine],
     lines: list[ScriptLine] = []
     problems: list[str] = []
     seen: dict[str, str] = {}
+    schema = script_file_schema(lang)
     for path in sorted(folder.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        try:
-            doc = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            problems.append(f"{path}: invalid YAML: {exc}")
+        data, loc, found = read_yaml(path)
+        if loc is None:
+            problems += found
             continue
-        if not isinstance(data, dict) or data.get("lang") != lang or not isinstance(data.get("lines"), list):
-            problems.append(f"{path}:1: a script file is `lang: {lang}` and a `lines:` list")
+        errors = schema_errors(data, schema)
+        problems += schema_problems(path, data, schema, loc)
+        if not (isinstance(data, dict) and isinstance(data.get("lines"), list)):
             continue
-        nodes: list[Any] = next((v.value for k, v in doc.value if k.value == "lines"), []) if doc is not None else []
+        bad_entries = {at[1] for at, _ in errors if len(at) >= 2 and at[0] == "lines"}
         for k, entry in enumerate(data["lines"]):
-            line_no = nodes[k].start_mark.line + 1 if k < len(nodes) else 1
-            where = f"{path}:{line_no}"
-            found = _line_problems(entry, lang, where)
+            where = f"{path}:{loc.line(['lines', k])}"
+            if k in bad_entries:
+                continue
+            found = _template_problems(entry, where)
             problems += found
             if found:
                 continue
