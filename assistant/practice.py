@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from assistant._yaml import read_yaml, schema_problems
 from assistant.checker import Checker
-from assistant.constants import CUE_CATEGORIES, STAGES
+from assistant.constants import CUE_CATEGORIES, SEVERITIES, STAGES, VIOLATION_CATEGORIES
 from assistant.errors import ScriptError
-from assistant.events import Utterance
-from assistant.files import library_root, load_mapping
+from assistant.events import Finding, Utterance
+from assistant.files import library_root
 from assistant.pipeline import CallPipeline, Turn
+from assistant.rules.obligations import CueObligations
+from assistant.views.labels import labels
 
 PENALTY = {"critical": 30, "major": 20, "minor": 10, "info": 0}
 
 
 @dataclass(frozen=True)
+class Reaction:
+    """How the scripted customer answers a violation: a line, then go on or hang up."""
+
+    say: str
+    then: str = "continue"  # continue | hang_up
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """A practice scenario: persona, case values and the customer's lines."""
+    """A practice scenario: persona, case values, the customer's lines, and how the customer
+    reacts to a violation (by category, else by severity)."""
 
     id: str
     lang: str
@@ -27,28 +39,51 @@ class Scenario:
     case: dict[str, Any]
     turns: tuple[dict[str, Any], ...]
     goals: tuple[str, ...]
+    reactions: dict[str, Reaction] = field(default_factory=dict)
+
+    def reaction(self, findings: list[Finding]) -> Reaction | None:
+        """The reaction to the worst of a line's violations (its category's, else its severity's)."""
+        worst = sorted((f for f in findings if f.kind == "violation"), key=lambda f: SEVERITIES.index(f.severity))
+        for f in worst:
+            found = self.reactions.get(f.category) or self.reactions.get(f.severity)
+            if found:
+                return found
+        return None
+
+
+_TURN = {"type": "object", "additionalProperties": False, "required": ["say"],
+         "properties": {"say": {"type": "string", "pattern": r"\S"}, "cues": {"type": "array", "items": {"enum": list(CUE_CATEGORIES)}}}}
+_REACTION = {"type": "object", "additionalProperties": False, "required": ["say"],
+             "properties": {"say": {"type": "string", "pattern": r"\S"}, "then": {"enum": ["continue", "hang_up"]}}}
+SCENARIO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["lang", "title", "persona", "case", "turns"],
+    "properties": {
+        "id": {"type": "string"},
+        "lang": {"enum": ["zh", "en"]},
+        "title": {"type": "string", "pattern": r"\S"},
+        "persona": {"type": "string", "pattern": r"\S"},
+        "case": {"type": "object"},
+        "goals": {"type": "array", "items": {"enum": list(STAGES)}},
+        "turns": {"type": "array", "minItems": 1, "items": _TURN},
+        "reactions": {"type": "object", "additionalProperties": False,
+                      "properties": {name: _REACTION for name in (*VIOLATION_CATEGORIES, *SEVERITIES)}},
+    },
+}
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file."""
+    """Read a scenario file, checked against :data:`SCENARIO_SCHEMA` (problems name their line)."""
     p = Path(path)
-    data = load_mapping(p, "scenario", ScriptError)
-    missing = [k for k in ("lang", "title", "persona", "case", "turns") if k not in data]
-    if missing:
-        raise ScriptError(f"{p}: missing {', '.join(missing)}")
-    if data["lang"] not in ("zh", "en"):
-        raise ScriptError(f"{p}: lang is zh or en")
-    for k, turn in enumerate(data["turns"], 1):
-        if not isinstance(turn, dict) or not str(turn.get("say", "")).strip():
-            raise ScriptError(f"{p}: turn {k} needs `say:`")
-        for cue in turn.get("cues", []):
-            if cue not in CUE_CATEGORIES:
-                raise ScriptError(f"{p}: turn {k}: unknown cue {cue!r}")
-    goals = tuple(data.get("goals", ()))
-    for goal in goals:
-        if goal not in STAGES:
-            raise ScriptError(f"{p}: unknown goal stage {goal!r}")
-    return Scenario(str(data.get("id", p.stem)), data["lang"], data["title"], data["persona"], dict(data["case"]), tuple(data["turns"]), goals)
+    data, loc, problems = read_yaml(p)
+    if loc is not None:
+        problems = schema_problems(p, data, SCENARIO_SCHEMA, loc)
+    if problems:
+        raise ScriptError("invalid scenario:\n" + "\n".join(problems[:20]))
+    reactions = {k: Reaction(v["say"], v.get("then", "continue")) for k, v in (data.get("reactions") or {}).items()}
+    return Scenario(str(data.get("id", p.stem)), data["lang"], data["title"], data["persona"], dict(data["case"]), tuple(data["turns"]),
+                    tuple(data.get("goals", ())), reactions)
 
 
 def shipped_scenarios() -> list[Path]:
@@ -65,30 +100,38 @@ class Score:
     unanswered: list[str] = field(default_factory=list)
     missed_stages: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
+    hung_up: bool = False
 
     def advice(self, lang: str) -> list[str]:
-        """What to improve, one line each."""
-        out = []
+        """What to improve, one line each, in the scenario's language."""
+        words = labels(lang)
         zh = lang == "zh"
-        for v in self.violations:
-            out.append(("违规：" if zh else "Violation: ") + v)
+        out = [("违规：" if zh else "Violation: ") + v for v in self.violations]
+        if self.hung_up:
+            out.append("客户被激怒后挂断了电话" if zh else "The customer hung up after the violation")
         for cue in self.unanswered:
-            out.append((f"客户的「{cue}」信号没有得到回应" if zh else f"The customer's {cue} cue was not answered"))
+            out.append(f"客户说的「{words.category(cue)}」没有得到回应" if zh else f"The customer's {words.category(cue)} was not answered")
         for stage in self.missed_stages:
-            out.append((f"通话没有走到「{stage}」环节" if zh else f"The call never reached the {stage} stage"))
+            out.append(f"通话没有走到「{words.stage(stage)}」环节" if zh else f"The call never reached the {words.stage(stage)} stage")
         return out or (["做得很好：合规、回应了客户的每个信号。"] if zh else ["Well done: compliant, and every cue was answered."])
 
 
 def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[str], None], checker: Checker | None = None) -> Score:
-    """Play a scenario: ``ask(prompt)`` returns the trainee's line, ``show(text)`` displays."""
+    """Play a scenario: ``ask(prompt)`` returns the trainee's line, ``show(text)`` displays.
+
+    The customer answers a violation as the scenario declares (and may hang up); whether
+    each cue was answered is judged by :class:`~assistant.rules.obligations.CueObligations`,
+    the same obligations QA applies."""
     session = CallPipeline(f"practice-{scenario.id}", scenario.lang, case=scenario.case, checker=checker or Checker(scenario.lang))
+    owed = CueObligations(scenario.lang)
+    words = labels(scenario.lang)
     zh = scenario.lang == "zh"
     show(f"== {scenario.title} ==\n{scenario.persona}\n")
     seq, t = 0, 0.0
     violations: list[str] = []
-    pending: list[str] = []
     answered: list[str] = []
     unanswered: list[str] = []
+    hung_up = False
 
     def utter(speaker: str, text: str) -> Turn:
         nonlocal seq, t
@@ -97,36 +140,44 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
         session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text))  # type: ignore[arg-type]
         return session.turns[-1]
 
-    for turn in scenario.turns:
-        said = str(turn["say"]).strip()
-        show(("客户：" if zh else "Customer: ") + said)
-        result = utter("customer", said)
-        cues = sorted({f.category for f in result.findings if f.kind == "cue"} | set(turn.get("cues", [])))
+    def customer(text: str, declared: Iterable[str] = ()) -> None:
+        show(("客户：" if zh else "Customer: ") + text)
+        result = utter("customer", text)
+        cues = sorted({f.category for f in result.findings if f.kind == "cue"} | set(declared))
+        owed.customer(seq, text, cues)
         if cues:
-            show(("  信号：" if zh else "  cues: ") + ", ".join(cues))
-            pending = cues
+            show(("  信号：" if zh else "  cues: ") + ("、" if zh else ", ").join(words.category(c) for c in cues))
         for s in result.suggestions:
-            show(f"  → [{s.line_id}] {s.text}  ({s.reason})")
-        line = ask("坐席> " if zh else "Agent> ").strip()
-        if not line:
-            line = "……" if zh else "..."
+            show(f"  → {s.text}")
+
+    for turn in scenario.turns:
+        customer(str(turn["say"]).strip(), turn.get("cues", []))
+        line = ask("坐席> " if zh else "Agent> ").strip() or ("……" if zh else "...")
         mine = utter("agent", line)
         for f in mine.findings:
             if f.kind == "violation":
-                violations.append(f"{f.category} «{f.matched}» — {f.explanation}".strip())
-                show(f"  ! {f.severity} {f.category}: «{f.matched}»")
+                violations.append(f"{words.category(f.category)} «{f.matched}» — {f.explanation}".strip())
+                show(f"  ! {words.severity(f.severity)} {words.category(f.category)}: «{f.matched}»")
                 if f.suggestion:
                     show(("    可以这样说：" if zh else "    Say instead: ") + f.suggestion)
-        for cue in pending:
-            (answered if session.suggester is not None and session.suggester.resembles(line, cue) >= 0.2 else unanswered).append(cue)
-        pending = []
+        met, missed = owed.agent(seq, line)
+        answered += [o.cue for o in met]
+        unanswered += [o.cue for o in missed]
         if mine.stage:
-            show(("  环节：" if zh else "  stage: ") + mine.stage[-1].stage)
+            show(("  环节：" if zh else "  stage: ") + words.stage(mine.stage[-1].stage))
+        reaction = scenario.reaction(mine.findings)
+        if reaction is not None:
+            customer(reaction.say)
+            if reaction.then == "hang_up":
+                show("（客户挂断了电话）" if zh else "(The customer hangs up.)")
+                hung_up = True
+                break
+    unanswered += [o.cue for o in owed.finish()]
     reached = {stage for _, stage in session.tracker.history}
-    missed = [g for g in scenario.goals if g not in reached]
+    missed_stages = [g for g in scenario.goals if g not in reached]
     penalty = sum(PENALTY.get(f.severity, 10) for t_ in session.turns for f in t_.findings if f.kind == "violation")
-    penalty += 10 * len(unanswered) + 5 * len(missed)
-    score = Score(max(0, 100 - penalty), violations, unanswered, missed, answered)
+    penalty += 10 * len(unanswered) + 5 * len(missed_stages) + (20 if hung_up else 0)
+    score = Score(max(0, 100 - penalty), violations, unanswered, missed_stages, answered, hung_up)
     show(("\n得分：" if zh else "\nScore: ") + f"{score.points}/100")
     for advice in score.advice(scenario.lang):
         show("  - " + advice)

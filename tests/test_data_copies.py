@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from assistant.constants import LANGUAGES
-from assistant.rules.loader import Unless, lexicon_root, resolve_unless
+from assistant.rules.loader import Unless, lexicon_root, resolve_unless, rule_files
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "assistant"
@@ -21,7 +21,7 @@ LIBRARY = ROOT / "assistant"
 def test_every_unless_pattern_is_written_once(lang):
     written: dict[str, list[str]] = collections.defaultdict(list)
     folder = lexicon_root() / lang
-    for path in sorted(folder.glob("*.yaml")):
+    for path in [folder / "_language.yaml", *rule_files(lang)]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if path.name == "_language.yaml":
             blocks = [(f"set {name}", s) for name, s in (data.get("unless_sets") or {}).items()]

@@ -222,8 +222,64 @@ def test_cli_practice_reads_answers_from_a_file(tmp_path):
     answers.write_text("您好，我是诚信消费金融的客服小李，工号A1024，本次通话会录音。\n不还钱就等着坐牢吧\n\n\n\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["practice", "zh/lost_job", "--answers", str(answers)])
     assert res.exit_code == 1  # a violation was made
-    assert "客户：" in res.output and "得分" in res.output and "threat_arrest" in res.output
+    from assistant.views.labels import labels
+
+    assert "客户：" in res.output and "得分" in res.output and labels("zh").category("threat_arrest") in res.output
+    assert "threat_arrest" not in res.output and "hardship" not in res.output  # the screen speaks the scenario's language
     res = CliRunner().invoke(cli, ["practice", "--list"])
     assert "zh/refuses_to_sign" in res.output.replace(" ", "") or "refuses_to_sign" in res.output
     res = CliRunner().invoke(cli, ["practice", "zh/nope"])
     assert res.exit_code == 2 and "practice --list" in res.output
+
+
+def test_the_customer_reacts_to_a_threat_and_hangs_up(checker):
+    scenario = load_scenario(ROOT / "scripts_library" / "practice" / "zh" / "refuses_to_sign.yaml")
+    answers = iter(["您好，我是安信消费金融的客服小王，工号A2031，本次通话会录音。请问是李先生吗？", "不签就等着坐牢吧，警察明天就上门。", "还有事吗"])
+    shown: list[str] = []
+    score = run_practice(scenario, lambda prompt: next(answers), shown.append, checker)
+    text = "\n".join(shown)
+    assert scenario.reactions["critical"].say in text and "挂断" in text and score.hung_up
+    assert scenario.turns[2]["say"] not in text  # the call ended: the rest of the script is not played
+    assert any("挂断" in a for a in score.advice("zh"))
+
+
+def test_answering_a_cue_is_judged_by_what_was_said(checker):
+    from assistant.rules.obligations import CueObligations
+
+    owed = CueObligations("zh")
+    assert owed.answers("好的，跟您确认一下：11月28日还800元，我这边记下了。", "promise_to_pay")
+    assert not owed.answers("你今天必须把钱还上。", "promise_to_pay")
+    scenario = load_scenario(ROOT / "scripts_library" / "practice" / "zh" / "lost_job.yaml")
+    good = iter([
+        "您好，我是诚信消费金融的客服小李，工号A1024，本次通话会录音，请问是王女士吗？",
+        "谢谢您接电话。这次是想了解一下还款上遇到了什么情况。",
+        "失业确实不容易，您先别着急，我们一起看看有没有适合您的办法。",
+        "可以的，我们可以帮您申请分6期，每期800元，需要审批后生效。",
+        "好的，跟您确认一下：11月28日通过官方App还第一期800元，我这边记下了。",
+    ])
+    shown: list[str] = []
+    score = run_practice(scenario, lambda prompt: next(good), shown.append, checker)
+    assert "promise_to_pay" in score.answered and "hardship" in score.answered, (score, shown)
+    assert score.unanswered == [] and not score.violations, (score, shown)
+    silent = run_practice(scenario, lambda prompt: "嗯。", [].append, checker)
+    assert {"hardship", "installment_request", "promise_to_pay"} <= set(silent.unanswered)
+
+
+def test_a_job_loss_does_not_get_the_illness_line():
+    from assistant.suggest.library import load_library, sample_case
+
+    lines, _ = load_library("zh")
+    s = Suggester("c", lines, sample_case("zh"))
+    job = Utterance("c", 1, "customer", 0.0, 2.0, "我上个月被公司裁员了，现在没收入")
+    illness = Utterance("c", 1, "customer", 0.0, 2.0, "我妈住院做手术，钱都花在医院了")
+    from assistant.events import Finding
+
+    def cue(u: Utterance) -> Finding:
+        return Finding(kind="cue", category="hardship", rule_id="zh.hardship.x", severity="info", start=0, end=2, matched=u.text[:2])
+
+    offered_job = {x.line_id for x in s.feed(job, [cue(job)], "discovery")}
+    s2 = Suggester("c", lines, sample_case("zh"))
+    offered_ill = {x.line_id for x in s2.feed(illness, [cue(illness)], "discovery")}
+    assert "zh.hardship.health_first" not in offered_job and "zh.hardship.acknowledge" in offered_job
+    assert "zh.hardship.health_first" in offered_ill
+    assert lines and next(x for x in lines if x.id == "zh.hardship.health_first").suits("住院")

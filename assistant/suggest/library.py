@@ -6,6 +6,7 @@ clear error instead of a blank in front of a customer.
 """
 from __future__ import annotations
 
+import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -69,6 +70,11 @@ class ScriptLine:
     note: str
     after_violation: tuple[str, ...] = ()
     source: str = ""
+    when_said: tuple[str, ...] = ()  # regexes: offered for its cue only when the customer's words match one
+
+    def suits(self, customer_text: str) -> bool:
+        """Whether the line fits what the customer said (always, without ``when_said``)."""
+        return not self.when_said or any(re.search(p, customer_text) for p in self.when_said)
 
     def fits(self, days_overdue: int | None) -> bool:
         """Whether the line suits a call this many days overdue (rung of the ladder)."""
@@ -158,6 +164,7 @@ def script_file_schema(lang: str) -> dict[str, Any]:
             "overdue": {"type": "array", "items": {"enum": list(LADDER)}},
             "variables": {"type": "array", "items": {"enum": list(VARIABLES)}},
             "after_violation": {"type": "array", "items": {"type": "string"}},
+            "when_said": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "template": _TEXT,
             "note": _TEXT,
         },
@@ -219,7 +226,7 @@ def load_library(lang: str, root: Path | None = None) -> tuple[list[ScriptLine],
                 id=entry["id"], lang=lang, stage=entry["stage"], cues=tuple(entry.get("cues") or ()), tone=entry["tone"],
                 overdue=tuple(entry.get("overdue") or ()), variables=tuple(entry.get("variables") or ()),
                 template=entry["template"].strip(), note=entry["note"].strip(),
-                after_violation=tuple(entry.get("after_violation") or ()), source=where,
+                after_violation=tuple(entry.get("after_violation") or ()), source=where, when_said=tuple(entry.get("when_said") or ()),
             ))
     return lines, problems
 

@@ -40,6 +40,7 @@ class Suggester:
     said: set[str] = field(default_factory=set)
     recent_cues: list[str] = field(default_factory=list)
     cue_age: dict[str, int] = field(default_factory=dict)  # agent turns since the cue was raised
+    cue_words: dict[str, str] = field(default_factory=dict)  # what the customer said when the cue was raised (normalised)
 
     def __post_init__(self) -> None:
         self._norm = Normalizer()
@@ -93,6 +94,7 @@ class Suggester:
         else:
             for f in findings:
                 if f.kind == "cue":
+                    self.cue_words[f.category] = self._norm(utterance.text).text
                     if f.category in self.recent_cues:
                         self.recent_cues.remove(f.category)
                     self.recent_cues.insert(0, f.category)
@@ -115,7 +117,8 @@ class Suggester:
                 chosen.append((None, f.suggestion, f"the rule's compliant rewrite after {f.category} ({f.rule_id})"))
         for cue in self.recent_cues:
             # answers keep the library's order: trainers put the first thing to say first
-            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x)), key=lambda x: self._order[x.id])
+            said = self.cue_words.get(cue, "")
+            answers = sorted((x for x in self.lines if cue in x.cues and self._usable(x) and x.suits(said)), key=lambda x: self._order[x.id])
             for line in answers[:2]:
                 take(line, f"answers the customer's {cue}")
         flow = STAGES[:-1]
