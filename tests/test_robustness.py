@@ -185,10 +185,8 @@ def test_runaway_templates_stop_with_a_clear_error(tmp_path, template):
     (lib / "t.yaml").write_text(json.dumps({"lang": "zh", "lines": [{
         "id": "zh.opening.t", "stage": "opening", "tone": "warm", "variables": ["customer_title"], "note": "n", "template": "{{ customer_title }}" + template}]},
         ensure_ascii=False), encoding="utf-8")
-    started = time.monotonic()
     result = cli_run("scripts", "render", "zh.opening.t", "--samples", env={"CALLASSIST_SCRIPTS": str(tmp_path / "lib")})
     assert result.exit_code == 2 and ("cannot be rendered" in result.output or "problem(s)" in result.output), result.output
-    assert time.monotonic() - started < 20  # bounded (the limit is 0.25 s; this only guards against a hang)
 
 
 # ---- Ctrl-C and the last line of defence ---------------------------------------------------------
