@@ -18,7 +18,8 @@ from assistant.constants import STAGES
 from assistant.errors import ScriptError
 from assistant.events import Finding, StageChanged, Utterance
 from assistant.files import library_root
-from assistant.text.normalize import CJK_RE, Normalizer
+from assistant.rules.loader import language_normalizer
+from assistant.text.normalize import CJK_RE
 
 FLOW = STAGES[:-1]  # opening … closing; escalation can happen at any point
 
@@ -40,22 +41,20 @@ def load_stage_rules(root: Path | None = None) -> StageRules:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ScriptError(f"cannot read the stage rules {path}: {exc}") from exc
-    norm = Normalizer()
-
-    def pattern(marker: str) -> re.Pattern[str]:
-        text = re.escape(norm(marker).text)
+    def pattern(marker: str, lang: str) -> re.Pattern[str]:
+        text = re.escape(language_normalizer(lang)(marker).text)  # read as the checker reads: ASR fixes included
         return re.compile(text if CJK_RE.search(marker) else rf"\b{text}\b")  # Latin: whole words
 
     markers = {
-        lang: {stage: tuple(pattern(m) for m in words if m.strip()) for stage, words in stages.items()}
+        lang: {stage: tuple(pattern(m, lang) for m in words if m.strip()) for stage, words in stages.items()}
         for lang, stages in data["markers"].items()
     }
     for lang, stages in markers.items():
         unknown = set(stages) - set(STAGES)
         if unknown:
             raise ScriptError(f"{path}: unknown stage(s) {sorted(unknown)} for {lang}")
-    titles = {lang: tuple(norm(t).text for t in words) for lang, words in (data.get("titles") or {}).items()}
-    self_intro = {lang: tuple(pattern(m) for m in words if m.strip()) for lang, words in (data.get("self_intro") or {}).items()}
+    titles = {lang: tuple(language_normalizer(lang)(t).text for t in words) for lang, words in (data.get("titles") or {}).items()}
+    self_intro = {lang: tuple(pattern(m, lang) for m in words if m.strip()) for lang, words in (data.get("self_intro") or {}).items()}
     return StageRules(markers, dict(data.get("cue_stage") or {}), titles, self_intro)
 
 
@@ -69,7 +68,7 @@ class StageTracker:
         self.stage = "opening"
         self.history: list[tuple[int, str]] = [(0, "opening")]
         self.by_agent = False  # whether the agent's own words moved the call into this stage
-        self._norm = Normalizer()
+        self._norm = language_normalizer(lang)
 
     def _agent_stage(self, text: str) -> tuple[str, str] | None:
         t = self._norm(text).text

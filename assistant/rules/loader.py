@@ -13,6 +13,7 @@ from assistant._yaml import LineLocator, read_yaml, schema_problems
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import LexiconMissingError, RuleFileError, UnknownLanguageError, UnknownRuleError
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
+from assistant.text import Normalizer
 
 
 def lexicon_root() -> Path:
@@ -193,6 +194,21 @@ def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
         quote_window=int(data.get("quote_window", 25)),
         unless_sets={name: {k: _tuple(v.get(k)) for k in ("regex", "phrases")} for name, v in (data.get("unless_sets") or {}).items()},
     )
+
+
+@lru_cache(maxsize=8)
+def _language_normalizer(lang: str, root: str | None) -> Normalizer:
+    return Normalizer(load_language_config(lang, Path(root) if root else None).replacements)
+
+
+def language_normalizer(lang: str, root: Path | None = None) -> Normalizer:
+    """The normaliser of a language (its ``_language.yaml`` replacements, dialect and ASR
+    homophone fixes included): what stage markers, suggestions and obligations read text
+    with, so they see what the checker sees. The checker's own adds long-run breaks and
+    English word repair on top."""
+    if lang not in LANGUAGES:
+        return Normalizer()
+    return _language_normalizer(lang, str(root) if root else None)
 
 
 UnlessSets = Mapping[str, Mapping[str, tuple[str, ...]]]
@@ -377,9 +393,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     slip_words: frozenset[str] = frozenset()
     if lang == "zh":
         from assistant.rules.homophones import build_slips, build_table, lexicon_terms
-        from assistant.text import Normalizer
-
-        norm = Normalizer(config.replacements)
+        norm = language_normalizer(lang, root)
         homophones = build_table(lexicon_terms((norm(p).text for rule in rules for p in rule.patterns.phrases), gates))
         slips, slip_words = build_slips(config.sound_terms)
     word_fixes: dict[str, str] = {}

@@ -24,8 +24,8 @@ from assistant.events import Finding
 from assistant.files import fingerprint
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
-from assistant.rules.loader import Lexicon, lexicon_root, load_language_config
-from assistant.text import NormalizedText, Normalizer
+from assistant.rules.loader import Lexicon, language_normalizer, lexicon_root, load_language_config
+from assistant.text import NormalizedText
 
 if TYPE_CHECKING:
     from assistant.rules.encoder import Encoder
@@ -242,7 +242,7 @@ def train(root: Path | None = None, encoder: Encoder | None = None, progress: Ca
     if not examples:
         raise MeaningModelError(f"no training examples under {root}/*/training/")
     configs = {lang: load_language_config(lang, root) for lang in LANGUAGES}
-    normalizers = {lang: Normalizer(cfg.replacements) for lang, cfg in configs.items()}
+    normalizers = {lang: language_normalizer(lang, root) for lang in configs}
     contexts = {lang: ContextRules(cfg) for lang, cfg in configs.items()}
     texts = [normalizers[e.lang](e.text).text for e in examples]
     enc = encoder or shared_encoder()

@@ -18,8 +18,7 @@ from typing import Any, Iterable
 from assistant._yaml import read_yaml, schema_problems
 from assistant.constants import CUE_CATEGORIES
 from assistant.errors import RuleFileError
-from assistant.rules.loader import compile_regex, lexicon_root, load_language_config
-from assistant.text import Normalizer
+from assistant.rules.loader import compile_regex, language_normalizer, lexicon_root
 
 FILE = "_obligations.yaml"
 
@@ -110,7 +109,7 @@ class CueObligations:
 
     def __post_init__(self) -> None:
         self.rules = load_obligations(self.lang, str(self.root) if self.root else None)
-        self._norm = Normalizer(load_language_config(self.lang, self.root).replacements)
+        self._norm = language_normalizer(self.lang, self.root)
 
     def answers(self, text: str, cue: str) -> bool:
         """Whether an agent line answers ``cue``."""

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from assistant.constants import STAGES
 from assistant.errors import ScriptError
 from assistant.events import Finding, Suggestion, Utterance
+from assistant.rules.loader import language_normalizer
 from assistant.suggest.library import ScriptLine, ladder_rung, render
 from assistant.text.normalize import Normalizer
 
@@ -43,7 +44,7 @@ class Suggester:
     cue_words: dict[str, str] = field(default_factory=dict)  # what the customer said when the cue was raised (normalised)
 
     def __post_init__(self) -> None:
-        self._norm = Normalizer()
+        self._norm = language_normalizer(self.lines[0].lang) if self.lines else Normalizer()
         self._rendered: dict[str, str] = {}
         for line in self.lines:
             try:
