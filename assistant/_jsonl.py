@@ -39,25 +39,38 @@ class BadLine:
     obj: dict[str, Any] | None = None
 
 
+def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """One line of JSON Lines as an object, or ``(None, why not)``: the one place a line is
+    decoded and parsed, for ``check``'s input, transcripts and training corpora alike."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)"
+    if not line.strip():
+        return None, "empty line: expected a JSON object"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except (ValueError, RecursionError) as exc:
+        return None, f"unusable JSON ({_json_trouble(exc)})"
+    if not isinstance(obj, dict):
+        return None, f"expected a JSON object, got {type(obj).__name__}"
+    lone = _unpaired_surrogate(obj)
+    if lone is not None:
+        return None, f"holds an unpaired surrogate {lone}: not valid Unicode text (was the file written as UTF-8?)"
+    return obj, ""
+
+
 def json_objects(path: str | Path, error: type[CallassistError]) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of one of our JSON Lines files
     (transcripts, training corpora); anything else raises ``error`` naming file and line."""
-    for no, line in enumerate(Path(path).read_bytes().splitlines(), 1):
-        if not line.strip():
+    for no, raw in enumerate(Path(path).read_bytes().splitlines(), 1):
+        if not raw.strip():
             continue
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise error(f"{path}:{no}: not UTF-8 (byte offset {exc.start}); re-encode the file as UTF-8") from exc
-        except json.JSONDecodeError as exc:
-            raise error(f"{path}:{no}: invalid JSON: {exc.msg}") from exc
-        except (ValueError, RecursionError) as exc:
-            raise error(f"{path}:{no}: unusable JSON ({_json_trouble(exc)})") from exc
-        lone = _unpaired_surrogate(obj)
-        if lone is not None:
-            raise error(f"{path}:{no}: holds an unpaired surrogate {lone}: not valid Unicode text (was the file written as UTF-8?)")
-        if not isinstance(obj, dict):
-            raise error(f"{path}:{no}: expected a JSON object, got {type(obj).__name__}")
+        obj, why = parse_line(raw)
+        if obj is None:
+            raise error(f"{path}:{no}: {why}")
         yield no, obj
 
 
@@ -113,28 +126,9 @@ def read_records(
         if len(raw) > max_chars * 4 + 1024:
             yield BadLine(no, f"line is {len(raw):,} bytes, longer than any utterance (limit {max_chars:,} characters; raise it with --max-chars)")
             continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield BadLine(no, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)")
-            continue
-        if not line.strip():
-            yield BadLine(no, "empty line: expected a JSON object with a `text` field")
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield BadLine(no, f"invalid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        except (ValueError, RecursionError) as exc:
-            yield BadLine(no, f"unusable JSON ({_json_trouble(exc)})")
-            continue
-        if not isinstance(obj, dict):
-            yield BadLine(no, f"expected a JSON object, got {type(obj).__name__}")
-            continue
-        lone = _unpaired_surrogate(obj)
-        if lone is not None:
-            yield BadLine(no, f"holds an unpaired surrogate {lone}: not valid Unicode text (was the file written as UTF-8?)")
+        obj, why = parse_line(raw)
+        if obj is None:
+            yield BadLine(no, why + (" with a `text` field" if why.startswith("empty line") else ""))
             continue
         near = _near_miss(obj)
         if near:
