@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-import yaml
-
-from assistant.constants import STAGES
+from assistant._yaml import read_yaml, schema_problems
+from assistant.constants import CUE_CATEGORIES, LANGUAGES, STAGES
 from assistant.errors import ScriptError
 from assistant.events import Finding, StageChanged, Utterance
 from assistant.files import library_root
@@ -34,13 +33,30 @@ class StageRules:
     self_intro: dict[str, tuple[re.Pattern[str], ...]] = ()  # type: ignore[assignment]
 
 
+_WORDS = {"type": "array", "items": {"type": "string"}}
+_PER_LANG = {"type": "object", "propertyNames": {"enum": list(LANGUAGES)}, "additionalProperties": _WORDS}
+STAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["markers"],
+    "properties": {
+        "markers": {"type": "object", "propertyNames": {"enum": list(LANGUAGES)},
+                    "additionalProperties": {"type": "object", "propertyNames": {"enum": list(STAGES)}, "additionalProperties": _WORDS}},
+        "cue_stage": {"type": "object", "propertyNames": {"enum": list(CUE_CATEGORIES)}, "additionalProperties": {"enum": list(STAGES)}},
+        "titles": _PER_LANG,
+        "self_intro": _PER_LANG,
+    },
+}
+
+
 def load_stage_rules(root: Path | None = None) -> StageRules:
-    """Read ``stages.yaml`` from the script library."""
+    """Read ``stages.yaml`` from the script library, checked against :data:`STAGE_SCHEMA`."""
     path = (root or library_root()) / "stages.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScriptError(f"cannot read the stage rules {path}: {exc}") from exc
+    data, loc, problems = read_yaml(path)
+    if loc is not None:
+        problems = schema_problems(path, data, STAGE_SCHEMA, loc)
+    if problems:
+        raise ScriptError("invalid stage rules:\n" + "\n".join(problems[:20]))
     def pattern(marker: str, lang: str) -> re.Pattern[str]:
         text = re.escape(language_normalizer(lang)(marker).text)  # read as the checker reads: ASR fixes included
         return re.compile(text if CJK_RE.search(marker) else rf"\b{text}\b")  # Latin: whole words
@@ -49,10 +65,6 @@ def load_stage_rules(root: Path | None = None) -> StageRules:
         lang: {stage: tuple(pattern(m, lang) for m in words if m.strip()) for stage, words in stages.items()}
         for lang, stages in data["markers"].items()
     }
-    for lang, stages in markers.items():
-        unknown = set(stages) - set(STAGES)
-        if unknown:
-            raise ScriptError(f"{path}: unknown stage(s) {sorted(unknown)} for {lang}")
     titles = {lang: tuple(language_normalizer(lang)(t).text for t in words) for lang, words in (data.get("titles") or {}).items()}
     self_intro = {lang: tuple(pattern(m, lang) for m in words if m.strip()) for lang, words in (data.get("self_intro") or {}).items()}
     return StageRules(markers, dict(data.get("cue_stage") or {}), titles, self_intro)
