@@ -165,4 +165,4 @@ def practice(scenario: str | None, answers: TextIO | None, list_: bool) -> None:
 
     score = run_practice(load_scenario(path), ask, click.echo)
     if score.violations:
-        raise click.exceptions.Exit(1)
+        fail(f"{len(score.violations)} violation(s) in this practice call")
