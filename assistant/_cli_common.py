@@ -48,7 +48,7 @@ def fail(message: str) -> NoReturn:
     raise click.exceptions.Exit(EXIT_FAILED)
 
 
-class _Lang(click.Choice):  # type: ignore[type-arg]
+class _Lang(click.Choice[str]):
     """``zh`` or ``en``; ``auto`` and ``all`` (older spellings) mean "not given"."""
 
     def __init__(self) -> None:

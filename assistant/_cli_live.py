@@ -110,7 +110,7 @@ def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive
         sinks["jsonl"] = registry.make_sink("jsonl", output=sys.stdout)
     if web:
         web_view = registry.make_sink("web", lang=plan.lang, verbose=verbose, host=host, port=port, linger=linger)
-        click.echo(f"live view: {web_view.url}", err=True)  # type: ignore[attr-defined]
+        click.echo(f"live view: {getattr(web_view, 'url', '')}", err=True)
         sinks["web"] = web_view
     meta = dict(plan.meta, agent_id=agent, started_at=datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
                 ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(plan.lang))

@@ -2,13 +2,35 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from assistant.constants import CUE_CATEGORIES, SEVERITIES, VIOLATION_CATEGORIES  # noqa: F401 - re-exported
+from assistant.errors import InputValidationError, UnknownSpeakerError
 
 Kind = Literal["violation", "cue", "missing", "contact"]
 Severity = Literal["critical", "major", "minor", "info"]
 Speaker = Literal["agent", "customer"]
+
+
+def as_speaker(value: str) -> Speaker:
+    """``value`` as a :data:`Speaker`, checked (:class:`UnknownSpeakerError` otherwise)."""
+    if value in ("agent", "customer"):
+        return cast(Speaker, value)
+    raise UnknownSpeakerError(f"speaker must be 'agent' or 'customer', not {value!r}")
+
+
+def as_kind(value: str) -> Kind:
+    """``value`` as a finding :data:`Kind`, checked."""
+    if value in ("violation", "cue", "missing", "contact"):
+        return cast(Kind, value)
+    raise InputValidationError(f"a finding's kind is violation, cue, missing or contact, not {value!r}")
+
+
+def as_severity(value: str) -> Severity:
+    """``value`` as a :data:`Severity`, checked."""
+    if value in ("critical", "major", "minor", "info"):
+        return cast(Severity, value)
+    raise InputValidationError(f"a severity is critical, major, minor or info, not {value!r}")
 
 @dataclass(frozen=True)
 class Finding:

@@ -10,7 +10,7 @@ from assistant._yaml import read_yaml, schema_problems
 from assistant.checker import Checker
 from assistant.constants import CUE_CATEGORIES, SEVERITIES, STAGES, VIOLATION_CATEGORIES
 from assistant.errors import ScriptError
-from assistant.events import Finding, Utterance
+from assistant.events import Finding, Utterance, as_speaker
 from assistant.files import library_root
 from assistant.pipeline import CallPipeline, Turn
 from assistant.rules.obligations import CueObligations
@@ -137,7 +137,7 @@ def run_practice(scenario: Scenario, ask: Callable[[str], str], show: Callable[[
         nonlocal seq, t
         seq += 1
         t += 3.0
-        session.feed(Utterance(session.call_id, seq, speaker, t, t + 2.5, text))  # type: ignore[arg-type]
+        session.feed(Utterance(session.call_id, seq, as_speaker(speaker), t, t + 2.5, text))
         return session.turns[-1]
 
     def customer(text: str, declared: Iterable[str] = ()) -> None:

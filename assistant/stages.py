@@ -8,7 +8,7 @@ commitment, distress → escalation …). ``feed(utterance, findings)`` returns 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,8 +29,8 @@ class StageRules:
 
     markers: dict[str, dict[str, tuple[re.Pattern[str], ...]]]
     cue_stage: dict[str, str]
-    titles: dict[str, tuple[str, ...]] = ()  # type: ignore[assignment]
-    self_intro: dict[str, tuple[re.Pattern[str], ...]] = ()  # type: ignore[assignment]
+    titles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    self_intro: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
 
 _WORDS = {"type": "array", "items": {"type": "string"}}

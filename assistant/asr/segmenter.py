@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from assistant.asr.base import AsrResult
-from assistant.events import Partial, Utterance, Word
+from assistant.events import Partial, Utterance, Word, as_speaker
 from assistant.text.normalize import CJK_CHARS, CJK_PUNCT
 
 _CJK = CJK_CHARS + CJK_PUNCT
@@ -30,6 +30,6 @@ class Segmenter:
             return []
         words = tuple(Word(w.w, w.start, w.end, w.conf) for w in result.words)
         if not result.final:
-            return [Partial(self.call_id, speaker, text, result.start, result.end, words)]  # type: ignore[arg-type]
+            return [Partial(self.call_id, as_speaker(speaker), text, result.start, result.end, words)]
         self.seq += 1
-        return [Utterance(self.call_id, self.seq, speaker, result.start, result.end, text, words)]  # type: ignore[arg-type]
+        return [Utterance(self.call_id, self.seq, as_speaker(speaker), result.start, result.end, text, words)]

@@ -16,7 +16,7 @@ import numpy as np
 from assistant.audio.resample import resample, to_pcm16
 from assistant.constants import TARGET_RATE
 from assistant.errors import SoundDeviceError
-from assistant.events import AudioChunk
+from assistant.events import AudioChunk, as_speaker
 
 
 def load_backend() -> Any:
@@ -142,7 +142,7 @@ class MicrophoneSource:
                 start = done[speaker] / rate
                 done[speaker] += len(samples)
                 pcm = raw if rate == self.target_rate else to_pcm16(resample(samples, rate, self.target_rate))
-                yield AudioChunk(speaker, pcm, self.target_rate, start)  # type: ignore[arg-type]
+                yield AudioChunk(as_speaker(speaker), pcm, self.target_rate, start)
         finally:
             for stream in self._streams:
                 try:

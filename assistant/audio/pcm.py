@@ -9,7 +9,7 @@ from assistant.audio.resample import resample, to_pcm16
 from assistant.audio.wav import resolve_channel_map
 from assistant.constants import TARGET_RATE
 from assistant.errors import AudioFormatError
-from assistant.events import AudioChunk
+from assistant.events import AudioChunk, as_speaker
 
 
 class Readable(Protocol):
@@ -65,7 +65,7 @@ class PcmStreamSource:
             done += len(samples)
             for channel, speaker in self.channel_map.items():
                 out = resample(samples[:, channel], self.sample_rate, self.target_rate)
-                yield AudioChunk(speaker, to_pcm16(out), self.target_rate, start)  # type: ignore[arg-type]
+                yield AudioChunk(as_speaker(speaker), to_pcm16(out), self.target_rate, start)
         if pending:
             raise AudioFormatError(
                 f"the stream ended mid-frame ({len(pending)} stray byte(s)): is it really {self.channels}-channel 16-bit PCM?"

@@ -13,7 +13,7 @@ import numpy as np
 from assistant.audio.resample import StreamResampler, to_pcm16
 from assistant.constants import TARGET_RATE  # noqa: E402 - re-exported
 from assistant.errors import AudioFormatError
-from assistant.events import AudioChunk
+from assistant.events import AudioChunk, as_speaker
 
 DEFAULT_CHANNELS: dict[int, str] = {0: "agent", 1: "customer"}
 _WIDTHS = {1: "8-bit", 2: "16-bit", 3: "24-bit", 4: "32-bit"}
@@ -283,4 +283,4 @@ class WavFileSource:
         for speaker in list(pending):
             data, pending[speaker] = pending[speaker][:step], pending[speaker][step:]
             if data:
-                yield AudioChunk(speaker, data, self.target_rate, start)  # type: ignore[arg-type]
+                yield AudioChunk(as_speaker(speaker), data, self.target_rate, start)

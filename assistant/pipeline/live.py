@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from assistant.errors import CallassistError, LiveCallError, SpeechEngineError
-from assistant.events import AudioChunk, Finding, Partial
+from assistant.events import AudioChunk, Finding, Partial, as_speaker
 from assistant.pipeline.call import CallPipeline
 
 _STOP = object()
@@ -120,7 +120,7 @@ def silence(seconds: float, speakers: Iterable[str], rate: int = 16_000, step: f
     k = 0
     while k * step < seconds:
         for speaker in names:
-            yield AudioChunk(speaker, pcm, rate, k * step)  # type: ignore[arg-type]
+            yield AudioChunk(as_speaker(speaker), pcm, rate, k * step)
         k += 1
 
 

@@ -13,7 +13,7 @@ import ahocorasick
 import spacy
 from spacy.matcher import Matcher, PhraseMatcher
 
-from assistant.events import Finding
+from assistant.events import Finding, as_kind, as_severity
 from assistant.rules.context import Bounds, ContextRules
 from assistant.rules.homophones import HomophoneMatcher, lexicon_terms
 from assistant.rules.loader import Lexicon, Rule, compile_regex
@@ -177,10 +177,10 @@ class RuleEngine:
             s, e = norm.original_span(cand.start, cand.end)
             out.append(
                 Finding(
-                    kind=rule.kind,  # type: ignore[arg-type]
+                    kind=as_kind(rule.kind),
                     category=rule.category,
                     rule_id=rule.id,
-                    severity=rule.severity,  # type: ignore[arg-type]
+                    severity=as_severity(rule.severity),
                     start=s,
                     end=e,
                     matched=norm.original[s:e],

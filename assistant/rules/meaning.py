@@ -20,7 +20,7 @@ import numpy as np
 from assistant._jsonl import json_objects
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import MeaningModelError, StaleModelWarning
-from assistant.events import Finding
+from assistant.events import Finding, as_kind, as_severity
 from assistant.files import fingerprint
 from assistant.rules.context import ContextRules
 from assistant.rules.engine import Candidate
@@ -335,10 +335,10 @@ class MeaningLayer:
             sep = "；" if self.lexicon.lang == "zh" else "; "
             out.append(
                 Finding(
-                    kind=info.kind,  # type: ignore[arg-type]
+                    kind=as_kind(info.kind),
                     category=cat,
                     rule_id=f"{self.lexicon.lang}.{cat}.meaning",
-                    severity=info.severity,  # type: ignore[arg-type]
+                    severity=as_severity(info.severity),
                     start=0,
                     end=len(norm.original),
                     matched=norm.original,
