@@ -40,6 +40,9 @@ def our_texts() -> list[tuple[str, str]]:
         for rule in data.get("rules", []):
             ex = rule.get("examples") or {}
             out += [(f"{path}:{rule['id']}", t) for t in (*ex.get("flag", []), *ex.get("pass", []))]
+        for cue, spec in (data.get("cues") or {}).items():  # _obligations.yaml
+            ex = spec.get("examples") or {}
+            out += [(f"{path}:{cue}", t) for t in (*ex.get("answers", []), *ex.get("misses", []))]
     scenarios = ROOT / "recordings_fixtures" / "scenarios.yaml"
     for sc in yaml.safe_load(scenarios.read_text(encoding="utf-8"))["scenarios"]:
         out += [(f"{scenarios}:{sc['lang']}/{sc['id']}", line["text"]) for line in sc["lines"]]
@@ -49,6 +52,7 @@ def our_texts() -> list[tuple[str, str]]:
     for path in sorted((ROOT / "scripts_library" / "practice").glob("*/*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         out += [(str(path), str(turn["say"])) for turn in data.get("turns", [])]
+        out += [(str(path), str(r["say"])) for r in (data.get("reactions") or {}).values()]
     for path in sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "samples").glob("*")]):
         if path.name == Path(__file__).name:
             continue
