@@ -27,7 +27,6 @@ from typing import Any, Callable, Iterable, NoReturn, Sequence, TypeVar
 import click
 
 from assistant._screen import safe
-from assistant.files import default_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -87,6 +86,8 @@ def archive_option(fn: F) -> F:
 
 def archive_path(ctx: click.Context) -> Path:
     """The archive named by ``--archive`` on this command or its group, else the default."""
+    from assistant.files import default_archive  # reads YAML helpers: only when an archive is used
+
     obj = ctx.find_object(dict) or {}
     path = obj.get("path")
     return path if isinstance(path, Path) else default_archive()

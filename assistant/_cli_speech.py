@@ -9,7 +9,6 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 import click
 
 from assistant._cli_common import emit, format_option, lang_option
-from assistant.asr.models import ALIASES, install_archive, installed_models, locate_model, model_language, models_dir, pull
 from assistant.constants import FORMATS, TARGET_RATE
 
 if TYPE_CHECKING:
@@ -81,6 +80,7 @@ def transcribe(
     if mic == bool(source):
         raise click.UsageError("give a SOURCE (FILE.wav or - for raw PCM on stdin) or --mic, not both")
     channel_map = parse_channels(channels) if channels else None
+    from assistant.asr.models import locate_model, model_language
     from assistant.pipeline import CallPipeline
     from assistant.pipeline.sinks import TranscriptSink
 
@@ -147,6 +147,8 @@ def models_list(fmt: str) -> None:
 
         callassist models list
     """
+    from assistant.asr.models import ALIASES, installed_models, models_dir
+
     root = models_dir()
     have = installed_models(root)
     names = {m.name for m in have}
@@ -193,6 +195,8 @@ def models_pull(name: str, force: bool) -> None:
             bar.update(done - seen)
             seen = done
 
+        from assistant.asr.models import pull
+
         path = pull(name, progress=progress, force=force)
     click.echo(f"ready: {path}")
 
@@ -206,6 +210,8 @@ def models_install(archive: Path) -> None:
 
         callassist models install vosk-model-small-cn-0.22.zip
     """
+    from assistant.asr.models import install_archive
+
     click.echo(f"ready: {install_archive(archive)}")
 
 
@@ -219,6 +225,8 @@ def models_path(model: str | None, lang: str | None) -> None:
 
         callassist models path --lang zh
     """
+    from assistant.asr.models import locate_model
+
     click.echo(str(locate_model(model, lang or "zh")))
 
 
