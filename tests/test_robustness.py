@@ -190,10 +190,21 @@ def test_runaway_templates_stop_with_a_clear_error(tmp_path, template):
 
 
 # ---- Ctrl-C and the last line of defence ---------------------------------------------------------
-@pytest.mark.parametrize("delay", [1.0, 4.0])  # 1 s: past the interpreter's own start, while spaCy still loads
+def _wait_until_loading(proc: subprocess.Popen, library: str) -> None:
+    """Wait (at most 60 s) until the child has mapped ``library``: the command is running and
+    loading its libraries, whatever the machine's load made of the interpreter's start."""
+    maps = Path(f"/proc/{proc.pid}/maps")
+    for _ in range(600):
+        if proc.poll() is not None or (maps.exists() and library in maps.read_text(errors="replace")):
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("delay", [0.0, 3.0])  # right when the command starts loading its libraries, and a while into spaCy's
 def test_ctrl_c_is_a_quiet_exit_130(delay):
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "check", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=ROOT)
+    _wait_until_loading(proc, "_yaml")
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
