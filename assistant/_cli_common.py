@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, NoReturn, Sequence, TypeVar
 import click
 
 from assistant._screen import safe
+from assistant.constants import LANGUAGES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,6 +65,25 @@ def lang_option(help: str = "Language (default: from the data).") -> Callable[[F
     return click.option("--lang", type=_Lang(), default=None, help=help)
 
 
+def languages(lang: str | None) -> tuple[str, ...]:
+    """The languages a ``--lang`` value covers: that one, or every language when not given."""
+    return LANGUAGES if lang is None else (lang,)
+
+
+def lang_filter_option() -> Callable[[F], F]:
+    """``--lang`` on commands over the rule set or the script library: one language, or both."""
+    return lang_option("Only this language (default: both).")
+
+
+def report_problems(problems: Sequence[str], failed: str, ok: str) -> None:
+    """Print each problem and end ``FAILED: <count> <failed>``, or print ``ok``."""
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        fail(f"{len(problems)} {failed}")
+    click.echo(ok)
+
+
 def format_option(default: str = "text", choices: Sequence[str] = FORMATS) -> Callable[[F], F]:
     """The one ``--format`` option of commands that print records."""
     return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
@@ -93,11 +113,12 @@ def archive_path(ctx: click.Context) -> Path:
     return path if isinstance(path, Path) else default_archive()
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as one text or csv cell (lists joined, mappings as JSON)."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(cell(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
@@ -107,7 +128,7 @@ def text_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Rows as aligned text columns; widths counted in terminal cells, so Chinese lines up."""
     from rich.cells import cell_len
 
-    cells = [[safe(_cell(row.get(c))) for c in columns] for row in rows]
+    cells = [[safe(cell(row.get(c))) for c in columns] for row in rows]
     widths = [max([cell_len(c)] + [cell_len(r[k]) for r in cells]) for k, c in enumerate(columns)]
     lines = []
     for r in [list(columns)] + cells:
@@ -133,7 +154,7 @@ def emit(rows: Iterable[dict[str, Any]], fmt: str, columns: Sequence[str], text:
         writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in listed:
-            writer.writerow({c: _cell(row.get(c)) for c in columns})
+            writer.writerow({c: cell(row.get(c)) for c in columns})
         click.echo(buf.getvalue(), nl=False)
     elif listed:
         click.echo(text(listed) if text else text_table(listed, columns))

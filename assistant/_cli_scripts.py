@@ -6,14 +6,7 @@ from typing import Any, TextIO
 
 import click
 
-from assistant._cli_common import emit, fail, format_option, lang_option
-from assistant.constants import LANGUAGES
-
-_LANGS = lang_option("Only this language (default: both).")
-
-
-def _langs(lang: str | None) -> tuple[str, ...]:
-    return LANGUAGES if lang is None else (lang,)
+from assistant._cli_common import emit, fail, format_option, lang_filter_option, languages, report_problems
 
 
 @click.group()
@@ -22,7 +15,7 @@ def scripts() -> None:
 
 
 @scripts.command("lint")
-@_LANGS
+@lang_filter_option()
 def scripts_lint(lang: str | None) -> None:
     """Render every line with sample values and run the checker on it.
 
@@ -36,15 +29,11 @@ def scripts_lint(lang: str | None) -> None:
 
     checker = Checker()
     total, problems = 0, []
-    for code in _langs(lang):
+    for code in languages(lang):
         lines, found = lint_library(code, checker)
         total += len(lines)
         problems += found
-    for p in problems:
-        click.echo(p)
-    if problems:
-        fail(f"{len(problems)} problem(s)")
-    click.echo(f"ok: {total} lines render and pass the checker")
+    report_problems(problems, "problem(s)", f"ok: {total} lines render and pass the checker")
 
 
 @scripts.command("coverage")
@@ -109,7 +98,7 @@ def scripts_render(line_id: str, case_file: Path | None, samples: bool) -> None:
 
 
 @scripts.command("list")
-@_LANGS
+@lang_filter_option()
 @click.option("--stage", help="Only this stage.")
 @click.option("--cue", help="Only lines answering this cue.")
 @format_option()
@@ -121,7 +110,7 @@ def scripts_list(lang: str | None, stage: str | None, cue: str | None, fmt: str)
     from assistant.suggest.library import load_library
 
     rows = [{"id": line.id, "stage": line.stage, "cues": list(line.cues), "tone": line.tone, "template": line.template}
-            for code in _langs(lang) for line in load_library(code)[0]
+            for code in languages(lang) for line in load_library(code)[0]
             if not (stage and line.stage != stage) and not (cue and cue not in line.cues)]
     emit(rows, fmt, ["id", "stage", "cues", "tone", "template"])
 

@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from assistant import settings
-from assistant._cli_common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, emit, fail, format_option, lang_option
+from assistant._cli_common import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    cell,
+    emit,
+    format_option,
+    lang_filter_option,
+    lang_option,
+    languages,
+    report_problems,
+)
 from assistant._screen import safe
 from assistant.constants import LANGUAGES, MAX_CHARS
 from assistant.errors import CallassistError, CallassistWarning, InternalError
@@ -242,7 +253,7 @@ class _CheckOutput:
         else:
             base = {"line": line_no, "id": obj.get("id"), "speaker": obj.get("speaker"), "lang": obj.get("lang"), "text": obj.get("text")}
             for f in obj["findings"] or [{}]:
-                self.csv.writerow({**base, **f})
+                self.csv.writerow({k: cell(v) for k, v in {**base, **f}.items()})
 
     def close(self) -> None:
         if self.fmt == "json":
@@ -306,15 +317,10 @@ def rules() -> None:
     """Lint, list, test and train the rules in lexicons/."""
 
 
-def _langs(lang: str | None) -> tuple[str, ...]:
-    return LANGUAGES if lang is None else (lang,)
-
-
-_LANG_OPTION = lang_option("Only this language (default: both).")
 
 
 @rules.command("lint")
-@_LANG_OPTION
+@lang_filter_option()
 def rules_lint(lang: str | None) -> None:
     """Validate every lexicon file; prints `file:line: message` per problem.
 
@@ -326,7 +332,7 @@ def rules_lint(lang: str | None) -> None:
 
     problems: list[str] = []
     count = 0
-    for code in _langs(lang):
+    for code in languages(lang):
         try:
             load_language_config(code)
         except CallassistError as exc:
@@ -334,15 +340,11 @@ def rules_lint(lang: str | None) -> None:
         found, loaded, _ = lint_lexicon(code)
         problems.extend(found)
         count += len(loaded)
-    for line in problems:
-        click.echo(line)
-    if problems:
-        fail(f"{len(problems)} problem(s)")
-    click.echo(f"ok: {count} rules")
+    report_problems(problems, "problem(s)", f"ok: {count} rules")
 
 
 @rules.command("list")
-@_LANG_OPTION
+@lang_filter_option()
 @click.option("--category", help="Only this category.")
 @format_option()
 def rules_list(lang: str | None, category: str | None, fmt: str) -> None:
@@ -356,7 +358,7 @@ def rules_list(lang: str | None, category: str | None, fmt: str) -> None:
 
     rows = [{"id": rule.id, "lang": code, "kind": rule.kind, "category": rule.category, "severity": rule.severity,
              "speaker": rule.speaker, "citation": list(rule.citation), "verification": rule.verification}
-            for code in _langs(lang) for rule in load_lexicon(code).rules if not category or rule.category == category]
+            for code in languages(lang) for rule in load_lexicon(code).rules if not category or rule.category == category]
 
     def text(listed: list[dict[str, Any]]) -> str:
         out = []
@@ -386,7 +388,7 @@ def example_failures(checker: Any, lang: str) -> list[str]:
 
 
 @rules.command("test")
-@_LANG_OPTION
+@lang_filter_option()
 def rules_test(lang: str | None) -> None:
     """Run every rule's `examples` (flag/pass) through the rule layer.
 
@@ -397,12 +399,8 @@ def rules_test(lang: str | None) -> None:
     from assistant.checker import Checker
 
     checker = Checker(meaning=False)
-    failures = [line for code in _langs(lang) for line in example_failures(checker, code)]
-    for line in failures:
-        click.echo(line)
-    if failures:
-        fail(f"{len(failures)} example(s) failed")
-    click.echo("ok: all examples behave")
+    failures = [line for code in languages(lang) for line in example_failures(checker, code)]
+    report_problems(failures, "example(s) failed", "ok: all examples behave")
 
 
 @rules.command("train")

@@ -47,7 +47,6 @@ class Unless:
     regex: tuple[str, ...] = ()
     negation: bool = True
     quote: bool = True
-    included: tuple[str, ...] = ()  # the shared sets (unless_sets) these came from, for lint
 
 
 @dataclass(frozen=True)
@@ -227,23 +226,17 @@ def resolve_unless(own: Mapping[str, Any] | None, inherited: Unless | None, sets
     problems: list[str] = []
     regex = list(inherited.regex) if inherited else []
     phrases = list(inherited.phrases) if inherited else []
-    included = list(inherited.included) if inherited else []
     for name in own.get("include") or ():
         if name not in sets:
             problems.append(f"unknown unless set {name!r} (defined in _language.yaml: {', '.join(sorted(sets)) or 'none'})")
             continue
-        included.append(name)
         regex += sets[name].get("regex", ())
         phrases += sets[name].get("phrases", ())
     regex += own.get("regex") or []
     phrases += own.get("phrases") or []
     for item in own.get("drop") or ():
-        if item in included:
-            gone = set(sets[item].get("regex", ())) | set(sets[item].get("phrases", ()))
-            included.remove(item)
-        elif item in regex or item in phrases:
-            gone = {item}
-        else:
+        gone = set(sets[item].get("regex", ())) | set(sets[item].get("phrases", ())) if item in sets else {item}
+        if not gone & (set(regex) | set(phrases)):
             problems.append(f"`drop` names {item!r}, which is not inherited")
             continue
         regex = [r for r in regex if r not in gone]
@@ -253,7 +246,6 @@ def resolve_unless(own: Mapping[str, Any] | None, inherited: Unless | None, sets
         regex=tuple(dict.fromkeys(regex)),
         negation=bool(own.get("negation", inherited.negation if inherited else True)),
         quote=bool(own.get("quote", inherited.quote if inherited else True)),
-        included=tuple(included),
     )
     return unless, problems
 
@@ -264,9 +256,9 @@ def rule_files(lang: str, root: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
-def _build_rules(path: Path, data: dict[str, Any], sets: UnlessSets) -> Iterator[Rule | CategoryInfo]:
+def _build_rules(path: Path, data: dict[str, Any], unless_of: list[Unless]) -> Iterator[Rule | CategoryInfo]:
+    """The file's category and rules; ``unless_of`` holds each rule's resolved ``unless``."""
     defaults = data["defaults"]
-    file_unless, _ = resolve_unless(defaults.get("unless"), None, sets)
     yield CategoryInfo(
         lang=data["lang"],
         category=data["category"],
@@ -277,9 +269,8 @@ def _build_rules(path: Path, data: dict[str, Any], sets: UnlessSets) -> Iterator
         explanation=defaults["explanation"],
         suggestion=defaults["suggestion"],
     )
-    for raw in data["rules"]:
+    for raw, unless in zip(data["rules"], unless_of):
         merged = {**defaults, **raw}
-        unless, _ = resolve_unless(raw.get("unless"), file_unless, sets)
         pats = raw["patterns"]
         yield Rule(
             id=raw["id"],
@@ -306,16 +297,19 @@ def _build_rules(path: Path, data: dict[str, Any], sets: UnlessSets) -> Iterator
         )
 
 
-def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[Rule], dict[str, CategoryInfo]]:
-    """Validate every file of a language; return ``(problems, rules, categories)``."""
+def lint_lexicon(lang: str, root: Path | None = None, config: LanguageConfig | None = None) -> tuple[list[str], list[Rule], dict[str, CategoryInfo]]:
+    """Validate every file of a language; return ``(problems, rules, categories)``
+    (``config``: the language settings when already read)."""
     problems: list[str] = []
     rules: list[Rule] = []
     categories: dict[str, CategoryInfo] = {}
     seen: dict[str, str] = {}
-    try:
-        sets: UnlessSets = load_language_config(lang, root).unless_sets
-    except (RuleFileError, OSError):
-        sets = {}  # the language file's own problems are reported by load_language_config
+    if config is None:
+        try:
+            config = load_language_config(lang, root)
+        except (RuleFileError, OSError):
+            config = None  # the language file's own problems are reported by load_language_config
+    sets: UnlessSets = config.unless_sets if config is not None else {}
     files = rule_files(lang, root)
     if not files:
         problems.append(f"{(root or lexicon_root()) / lang}:1: no rule files found")
@@ -335,6 +329,9 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
             problems.append(f"{path}:{loc.line(['category'])}: category {data['category']!r} is not a {data['kind']} category")
         if data["category"] in categories:
             problems.append(f"{path}:{loc.line(['category'])}: category {data['category']!r} already defined in another file")
+        file_unless, found = resolve_unless(data["defaults"].get("unless"), None, sets)
+        problems.extend(f"{path}:{loc.line(['defaults', 'unless'])}: defaults: {p}" for p in found)
+        unless_of: list[Unless] = []
         for k, raw in enumerate(data["rules"]):
             base = ["rules", k]
             rid = raw["id"]
@@ -352,13 +349,13 @@ def lint_lexicon(lang: str, root: Path | None = None) -> tuple[list[str], list[R
                 problems.append(f"{path}:{loc.line(base + ['patterns'])}: rule {rid} has no patterns")
             problems.extend(_regex_problems(path, loc, base + ["patterns"], pats))
             problems.extend(_regex_problems(path, loc, base + ["unless"], raw.get("unless") or {}))
-            file_unless, _ = resolve_unless(data["defaults"].get("unless"), None, sets)
-            problems.extend(f"{path}:{loc.line(base + ['unless'])}: rule {rid}: {p}" for p in resolve_unless(raw.get("unless"), file_unless, sets)[1])
+            unless, found = resolve_unless(raw.get("unless"), file_unless, sets)
+            unless_of.append(unless)
+            problems.extend(f"{path}:{loc.line(base + ['unless'])}: rule {rid}: {p}" for p in found)
             if not (raw.get("examples") or {}).get("flag"):
                 problems.append(f"{path}:{loc.line(base + ['examples'])}: rule {rid} needs at least one `flag` example")
         problems.extend(_regex_problems(path, loc, ["defaults", "unless"], data["defaults"].get("unless") or {}))
-        problems.extend(f"{path}:{loc.line(['defaults', 'unless'])}: defaults: {p}" for p in resolve_unless(data["defaults"].get("unless"), None, sets)[1])
-        for item in _build_rules(path, data, sets):
+        for item in _build_rules(path, data, unless_of):
             if isinstance(item, CategoryInfo):
                 categories[item.category] = item
             else:
@@ -382,7 +379,7 @@ def load_lexicon(lang: str, root: Path | None = None) -> Lexicon:
     if lexicon is not None:
         return lexicon
     config = load_language_config(lang, root)
-    problems, rules, categories = lint_lexicon(lang, root)
+    problems, rules, categories = lint_lexicon(lang, root, config)
     if problems:
         raise RuleFileError(problems)
     from assistant.rules.prefilter import required_literals

@@ -104,7 +104,6 @@ class CueObligations:
     lang: str
     root: Path | None = None
     open: list[Obligation] = field(default_factory=list)
-    settled: list[Obligation] = field(default_factory=list)
     _turns: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -141,12 +140,10 @@ class CueObligations:
             else:
                 still.append(ob)
         self.open = still
-        self.settled += met + missed
         return met, missed
 
     def finish(self) -> list[Obligation]:
         """The end of the call: whatever is still open is unmet."""
         missed = [Obligation(o.cue, o.raised_seq, o.raised_text, None, False) for o in self.open]
         self.open = []
-        self.settled += missed
         return missed

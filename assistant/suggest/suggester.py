@@ -66,12 +66,6 @@ class Suggester:
             if lid not in self.said and pairs and len(mine & pairs) / len(pairs) >= 0.6:
                 self.said.add(lid)
 
-    def resembles(self, text: str, cue: str) -> float:
-        """How close ``text`` is to the nearest line answering ``cue`` (shared character pairs)."""
-        mine = char_pairs(self._norm(text).text)
-        answering = {line.id for line in self.lines if cue in line.cues}
-        return max((len(mine & p) / max(1, min(len(mine), len(p))) for lid, p in self._pairs.items() if lid in answering), default=0.0)
-
     def _usable(self, line: ScriptLine) -> bool:
         return line.id in self._rendered and line.id not in self.said and line.fits(self.days_overdue)
 
