@@ -73,3 +73,11 @@ def schema_errors(data: Any, schema: dict[str, Any]) -> list[tuple[list[Any], st
 def schema_problems(path: Path, data: Any, schema: dict[str, Any], loc: LineLocator) -> list[str]:
     """Every way ``data`` breaks a JSON Schema, as ``file:line: where: message``."""
     return [f"{path}:{loc.line(at)}: {'.'.join(map(str, at)) or '(top level)'}: {message}" for at, message in schema_errors(data, schema)]
+
+
+def read_checked(path: Path, schema: dict[str, Any]) -> tuple[Any, LineLocator | None, list[str]]:
+    """A YAML file read and checked against a JSON Schema: ``(data, locator, problems)``."""
+    data, loc, problems = read_yaml(path)
+    if loc is not None:
+        problems = schema_problems(path, data, schema, loc)
+    return data, loc, problems

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from assistant._yaml import read_yaml, schema_problems
+from assistant._yaml import read_checked
 from assistant.checker import Checker
 from assistant.constants import CUE_CATEGORIES, SEVERITIES, STAGES, VIOLATION_CATEGORIES
 from assistant.errors import ScriptError
@@ -76,9 +76,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file, checked against :data:`SCENARIO_SCHEMA` (problems name their line)."""
     p = Path(path)
-    data, loc, problems = read_yaml(p)
-    if loc is not None:
-        problems = schema_problems(p, data, SCENARIO_SCHEMA, loc)
+    data, _, problems = read_checked(p, SCENARIO_SCHEMA)
     if problems:
         raise ScriptError("invalid scenario:\n" + "\n".join(problems[:20]))
     reactions = {k: Reaction(v["say"], v.get("then", "continue")) for k, v in (data.get("reactions") or {}).items()}

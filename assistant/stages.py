@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from assistant._yaml import read_yaml, schema_problems
+from assistant._yaml import read_checked
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, STAGES
 from assistant.errors import ScriptError
 from assistant.events import Finding, StageChanged, Utterance
@@ -52,9 +52,7 @@ STAGE_SCHEMA: dict[str, Any] = {
 def load_stage_rules(root: Path | None = None) -> StageRules:
     """Read ``stages.yaml`` from the script library, checked against :data:`STAGE_SCHEMA`."""
     path = (root or library_root()) / "stages.yaml"
-    data, loc, problems = read_yaml(path)
-    if loc is not None:
-        problems = schema_problems(path, data, STAGE_SCHEMA, loc)
+    data, _, problems = read_checked(path, STAGE_SCHEMA)
     if problems:
         raise ScriptError("invalid stage rules:\n" + "\n".join(problems[:20]))
     def pattern(marker: str, lang: str) -> re.Pattern[str]:

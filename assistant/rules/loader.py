@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from assistant import settings
-from assistant._yaml import LineLocator, read_yaml, schema_problems
+from assistant._yaml import LineLocator, read_checked, read_yaml, schema_problems
 from assistant.constants import CUE_CATEGORIES, LANGUAGES, VIOLATION_CATEGORIES
 from assistant.errors import LexiconMissingError, RuleFileError, UnknownLanguageError, UnknownRuleError
 from assistant.rules.schema import LANGUAGE_FILE, RULE_FILE
@@ -167,9 +167,7 @@ def _regex_problems(path: Path, loc: LineLocator, base: list[Any], patterns: dic
 def load_language_config(lang: str, root: Path | None = None) -> LanguageConfig:
     """Read and validate ``<root>/<lang>/_language.yaml``."""
     path = (root or lexicon_root()) / lang / "_language.yaml"
-    data, loc, problems = read_yaml(path)
-    if not problems and loc is not None:
-        problems = schema_problems(path, data, LANGUAGE_FILE, loc)
+    data, _, problems = read_checked(path, LANGUAGE_FILE)
     if problems:
         raise RuleFileError(problems)
     return LanguageConfig(

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from assistant._yaml import read_yaml, schema_problems
+from assistant._yaml import read_checked
 from assistant.constants import CUE_CATEGORIES
 from assistant.errors import RuleFileError
 from assistant.rules.loader import compile_regex, language_normalizer, lexicon_root
@@ -77,11 +77,9 @@ def load_obligations(lang: str, root: str | None = None) -> dict[str, CueRule]:
     """The cue rules of a language (:class:`RuleFileError` naming the line of any problem)."""
     path = Path(root) if root else lexicon_root()
     path = path / lang / FILE
-    data, loc, problems = read_yaml(path)
-    if loc is not None:
-        problems = schema_problems(path, data, SCHEMA, loc)
-        if not problems and data["lang"] != lang:
-            problems = [f"{path}:1: lang is {data['lang']!r} but the file is under {lang}/"]
+    data, loc, problems = read_checked(path, SCHEMA)
+    if not problems and data["lang"] != lang:
+        problems = [f"{path}:1: lang is {data['lang']!r} but the file is under {lang}/"]
     if problems:
         raise RuleFileError(problems)
     within = int(data["within"])
