@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Iterable
 
 from assistant.constants import LANGUAGES, MAX_CHARS
-from assistant.errors import TextTooLongError, UnknownLanguageError, UnknownSpeakerError
-from assistant.events import Finding
+from assistant.errors import TextTooLongError, UnknownLanguageError
+from assistant.events import Finding, as_speaker
 from assistant.rules.engine import Candidate, RuleEngine
 from assistant.rules.loader import Lexicon, load_lexicon
 from assistant.rules.meaning import MeaningLayer, load_meaning_layer
 from assistant.text import detect_language
-
-SPEAKERS = ("agent", "customer")
 
 
 class Checker:
@@ -90,8 +88,7 @@ class Checker:
         Agent lines can only yield violations and customer lines only cues. ``final=False``
         marks a partial ASR hypothesis: rules only, findings marked provisional.
         """
-        if speaker not in SPEAKERS:
-            raise UnknownSpeakerError(f"speaker must be 'agent' or 'customer', not {speaker!r}")
+        as_speaker(speaker)  # UnknownSpeakerError for anyone else
         if len(text) > self.max_chars:
             raise TextTooLongError(
                 f"utterance has {len(text):,} characters, over max_chars={self.max_chars:,}: "

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from assistant.constants import CUE_CATEGORIES, SEVERITIES, VIOLATION_CATEGORIES  # noqa: F401 - re-exported
 from assistant.errors import InputValidationError, UnknownSpeakerError
@@ -14,23 +14,23 @@ Speaker = Literal["agent", "customer"]
 
 def as_speaker(value: str) -> Speaker:
     """``value`` as a :data:`Speaker`, checked (:class:`UnknownSpeakerError` otherwise)."""
-    if value in ("agent", "customer"):
+    if value in get_args(Speaker):
         return cast(Speaker, value)
-    raise UnknownSpeakerError(f"speaker must be 'agent' or 'customer', not {value!r}")
+    raise UnknownSpeakerError(f"speaker must be {' or '.join(get_args(Speaker))}, not {value!r}")
 
 
 def as_kind(value: str) -> Kind:
     """``value`` as a finding :data:`Kind`, checked."""
-    if value in ("violation", "cue", "missing", "contact"):
+    if value in get_args(Kind):
         return cast(Kind, value)
-    raise InputValidationError(f"a finding's kind is violation, cue, missing or contact, not {value!r}")
+    raise InputValidationError(f"a finding's kind is one of {', '.join(get_args(Kind))}, not {value!r}")
 
 
 def as_severity(value: str) -> Severity:
     """``value`` as a :data:`Severity`, checked."""
-    if value in ("critical", "major", "minor", "info"):
+    if value in get_args(Severity):
         return cast(Severity, value)
-    raise InputValidationError(f"a severity is critical, major, minor or info, not {value!r}")
+    raise InputValidationError(f"a severity is one of {', '.join(get_args(Severity))}, not {value!r}")
 
 @dataclass(frozen=True)
 class Finding:
