@@ -1,7 +1,8 @@
 """``python -m assistant`` and the ``callassist`` console script.
 
 The CLI is imported inside :func:`run`, so a Ctrl-C while it loads is a quiet exit 130
-rather than a traceback.
+rather than a traceback. (A Ctrl-C in the first ~50 ms, while Python itself starts and
+before this package's few milliseconds of ``__init__``, is the interpreter's to handle.)
 """
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: several times faster
@@ -65,6 +64,8 @@ def read_yaml(path: Path) -> tuple[Any, LineLocator | None, list[str]]:
 
 def schema_errors(data: Any, schema: dict[str, Any]) -> list[tuple[list[Any], str]]:
     """Every way ``data`` breaks a JSON Schema, as ``(path to the value, message)``."""
+    import jsonschema  # 80 ms of start-up; a cached lexicon needs no validation
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     return [(list(err.absolute_path), err.message) for err in errors]
