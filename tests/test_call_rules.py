@@ -1,0 +1,66 @@
+"""Call-level rules: every example call in lexicons/<lang>/call/rules.yaml raises its rule at
+the line it names, or (a near miss) never raises it; and the state they keep behaves."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.checker import Checker
+from assistant.constants import LANGUAGES
+from assistant.events import Utterance
+from assistant.rules.call_rules import CallRules, load_call_rules, run_example
+
+CASES = [(lang, rule.id, kind, k, ex) for lang in LANGUAGES for rule in load_call_rules(lang).rules
+         for kind, examples in (("raise", rule.raises), ("pass", rule.passes)) for k, ex in enumerate(examples)]
+
+
+@pytest.fixture(scope="module")
+def checkers() -> dict[str, Checker]:
+    return {lang: Checker(lang) for lang in LANGUAGES}
+
+
+@pytest.mark.parametrize("lang,rule_id,kind,k,example", CASES, ids=[f"{c[1]}-{c[2]}{c[3]}" for c in CASES])
+def test_rule_examples(checkers, lang, rule_id, kind, k, example):
+    found = [f for f in run_example(lang, example, checkers[lang]) if f.rule_id == rule_id]
+    shown = "\n".join(f"{s}: {t}" for s, t in example.lines)
+    if kind == "pass":
+        assert not found, f"{rule_id} raised on a near miss:\n{shown}\n→ {[(f.seq, f.explanation) for f in found]}"
+        return
+    assert found, f"{rule_id} not raised:\n{shown}"
+    first = found[0]
+    if example.at is None:
+        assert first.extra.get("at_end"), f"{rule_id} raised at line {first.seq}, expected at the end:\n{shown}"
+    else:
+        assert first.seq == example.at and not first.extra.get("at_end"), f"{rule_id} raised at line {first.seq}, expected {example.at}:\n{shown}"
+
+
+def test_every_rule_has_a_raise_and_a_near_miss_in_both_languages():
+    for lang in LANGUAGES:
+        for rule in load_call_rules(lang).rules:
+            assert rule.raises and rule.passes, rule.id
+    families = {lang: {r.category for r in load_call_rules(lang).rules} for lang in LANGUAGES}
+    for shared in ("missing.self_identification", "missing.right_party_verification", "third_party_disclosure",
+                   "missing.dispute_handling", "missing.distress_care", "missing.hardship_response"):
+        assert all(shared in cats for cats in families.values()), shared
+
+
+def test_a_finding_names_the_utterance_that_opened_it_and_the_one_that_broke_it(checkers):
+    rules = CallRules("zh")
+    lines = [("customer", "这笔钱我早就还清了。"), ("agent", "我不管，你今天必须把钱还上。")]
+    out = []
+    for seq, (speaker, text) in enumerate(lines, 1):
+        out += rules.turn(Utterance("c", seq, speaker, seq, seq + 1, text), checkers["zh"].check(text, speaker, lang="zh"))
+    (f,) = [f for f in out if f.category == "missing.dispute_handling"]
+    assert (f.extra["opened_by"], f.extra["broken_by"], f.seq) == (1, 2, 2)
+    assert f.citation and f.suggestion and f.kind == "missing"
+
+
+def test_nothing_is_raised_twice_and_the_end_raises_only_what_is_still_open(checkers):
+    rules = CallRules("en")
+    said = ["Hello?", "Hi, is this Sam Ortiz?"]
+    out = []
+    for seq, text in enumerate(said, 1):
+        out += rules.turn(Utterance("c", seq, "agent", seq, seq + 1, text), [])
+    ends = rules.finish()
+    assert [f.category for f in out] == ["missing.self_identification"]
+    assert "missing.self_identification" not in [f.category for f in ends]
+    assert rules.finish() == []
