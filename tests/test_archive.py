@@ -295,7 +295,7 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
     res = runner.invoke(cli, ["archive", "search", "坐牢"])
     assert res.exit_code == 0
     res = runner.invoke(cli, ["archive", "search", "抓走", "--format", "jsonl"])
-    assert json.loads(res.stdout.splitlines()[0])["categories"] == ["threat_arrest"]
+    assert "threat_arrest" in json.loads(res.stdout.splitlines()[0])["categories"]
     res = runner.invoke(cli, ["archive", "verify"])
     assert res.exit_code == 0 and "ok: 1 call(s)" in res.output
     res = runner.invoke(cli, ["archive", "show", "zh-threats_and_insults"])

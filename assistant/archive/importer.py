@@ -115,6 +115,8 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
         prepared.judged.append((utt, [e for e in events if isinstance(e, (Finding, LowConfidence))]))
         if progress:
             progress(utt.seq, len(utterances))
+    if prepared.judged:  # what the call still owed at its end (call rules), recorded after its last line
+        prepared.judged[-1][1].extend(pipeline.call_findings())
     return prepared
 
 

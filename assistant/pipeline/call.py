@@ -41,7 +41,7 @@ from assistant.text import language_share
 
 MIN_CONF = 0.6  # mean word confidence under which an utterance is "low confidence"
 MIN_SHARE = 0.5  # share of the text in the call's script under which it is "not the call's language"
-DEFAULT_CHECKERS = ("utterance",)
+DEFAULT_CHECKERS = ("utterance", "call")
 
 
 def word_times(text: str, words: Sequence[Word], start: int, end: int) -> tuple[float, float] | None:
@@ -125,6 +125,7 @@ class CallPipeline:
             self.suggester = Suggester(call_id, lines if lines is not None else load_library(lang)[0], self.case,
                                        int(days) if days is not None else None, top)
         self.turns: list[Turn] = []
+        self.end_findings: list[Finding] = []  # raised when the call ended (call rules: what was still owed)
         self.shown: list[Suggestion] = []  # the suggestions on screen now
         self._provisional: dict[str, dict[str, Finding]] = {}  # speaker → category → provisional alert shown
         self.started = False
@@ -197,6 +198,11 @@ class CallPipeline:
         findings: list[Finding] = []
         for checker in self.checkers:
             findings += [self._locate(f, utt.text, utt.words, utt.start, utt.end, utt.seq, utt.speaker) for f in checker.final(utt)]
+        line_findings = list(findings)
+        for checker in self.checkers:
+            turn = getattr(checker, "turn", None)
+            if turn is not None:
+                findings += [self._locate(f, utt.text, utt.words, utt.start, utt.end, utt.seq, utt.speaker) for f in turn(utt, line_findings)]
         unsure = self.low_confidence(utt)
         low = None
         if unsure:
@@ -224,6 +230,21 @@ class CallPipeline:
         self.shown = [s for s in self.shown if s.line_id != chosen.line_id]
         return self._emit([SuggestionUsed(self.call_id, chosen.seq, chosen.line_id, chosen.text)])
 
+    def call_findings(self) -> list[Finding]:
+        """The call checkers' findings at the end of the call (what is still owed), placed on
+        the utterance each names (its audio times) or, with none, the call's start."""
+        out: list[Finding] = []
+        by_seq = {t.utterance.seq: t.utterance for t in self.turns}
+        for checker in self.checkers:
+            finish = getattr(checker, "finish", None)
+            for f in finish() if finish is not None else ():
+                utt = by_seq.get(f.seq)
+                f = replace(f, call_id=self.call_id, speaker=utt.speaker if utt else "", audio_start=round(utt.start, 3) if utt else None,
+                            audio_end=round(utt.end, 3) if utt else None)
+                out.append(f)
+        self.end_findings += out
+        return out
+
     def finish(self, status: str = "sealed", reason: str = "") -> list[Any]:
         """End the call: flush the recognisers (a normal end), then :class:`CallEnded`."""
         if self.ended is not None:
@@ -233,6 +254,7 @@ class CallPipeline:
             for speaker, result in _recognise(flush, self.recognizers):
                 for item in self.segmenter.feed(speaker, result):
                     out += self.feed(item)
+            out += self._emit(self.call_findings())
         self.ended = CallEnded(self.call_id, status, reason)
         return out + self._emit([self.ended])
 

@@ -1,7 +1,10 @@
 """Where call checkers and sinks are registered: built-ins the same way as plugins.
 
 A checker factory takes a :class:`CallContext` and returns an object with
-``partial(event) -> list[Finding]`` and ``final(utterance) -> list[Finding]``. A sink
+``partial(event) -> list[Finding]`` and ``final(utterance) -> list[Finding]``. A checker
+that judges the call rather than the line may also have ``turn(utterance, findings)``
+(called after every checker's ``final``, with the findings made on that utterance) and
+``finish()`` (called when the call ends, for what is still owed); both return findings. A sink
 factory takes keyword options and returns an object with ``handle(event)`` and ``close()``.
 A plugin is a module named in the ``callassist.plugins`` entry-point group that registers
 its own with the decorators below::

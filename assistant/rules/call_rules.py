@@ -304,13 +304,16 @@ class CallRules:
         said = self._norm(utt.text).text
         self.last_seq, self.last_text = utt.seq, utt.text
         if utt.speaker == "customer":
-            return self._customer(utt, said, [f.category for f in findings if f.kind == "cue"])
+            return self._customer(utt, said, [f for f in findings if f.kind == "cue"])
         return self._agent(utt, said)
 
-    def _customer(self, utt: Utterance, said: str, cues: list[str]) -> list[Finding]:
-        if "wrong_party" in cues:
+    def _customer(self, utt: Utterance, said: str, found: list[Finding]) -> list[Finding]:
+        cues = [f.category for f in found]
+        confirms = self.asked and self._has(said, ["confirm"])
+        # a pattern's wrong_party wins; the meaning layer's only when the line is no "yes, it's me"
+        if any(f.category == "wrong_party" and (f.source == "rule" or not confirms) for f in found):
             self.party = "wrong"
-        elif self.party == "unknown" and self.asked and self._has(said, ["confirm"]):
+        elif self.party == "unknown" and confirms:
             self.party = "verified"
         for rule in self.rules:
             if rule.check != "after_cue":
