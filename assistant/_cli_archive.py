@@ -70,7 +70,7 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
             bar.length = total
             bar.update(1)
 
-        prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, progress=progress)
+        prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, progress=progress, case=case)
     store = _open(ctx)  # only once everything checked out: a bad input never creates an archive
     result = record_import(store, prepared, case=case, agent_id=agent_id, resume=resume)
     for warning in result.warnings[:20]:
@@ -81,6 +81,34 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
     resumed = f" (resumed after {result.resumed_after} recorded utterances)" if result.resumed_after is not None else ""
     click.echo(f"recorded call {safe(result.call_id)}{resumed}: {result.utterances} utterances, findings: {found}")
     click.echo(f"sealed; chain head {result.head}")
+
+
+@archive.command("attempt")
+@archive_option
+@click.argument("case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcome", type=click.Choice(["unanswered", "voicemail", "connected", "conversation"]), default="unanswered", show_default=True,
+              help="How the call went (conversation: an effective conversation with the debtor).")
+@click.option("--at", "at_text", help="When: HH:MM (the debtor's local time today), 2026-12-05T09:30 (debtor's local time) or ISO 8601. Default: now.")
+@click.option("--number", default="", help="The number dialled.")
+@click.option("--direction", type=click.Choice(["outbound", "inbound"]), default="outbound", show_default=True)
+@click.option("--agent", "agent_id", default="", help="Agent id.")
+@click.pass_context
+def archive_attempt(ctx: click.Context, case_file: Path, outcome: str, at_text: str | None, number: str, direction: str, agent_id: str) -> None:
+    """Record a call that left no transcript (unanswered, voicemail), so the contact rules count it.
+
+    Example:
+
+        callassist archive attempt recordings_fixtures/zh/threats_and_insults.case.yaml --outcome unanswered --at 09:30
+    """
+    from assistant.archive.history import record_attempt
+    from assistant.archive.importer import load_case
+    from assistant.rules.contact import case_lang, case_zones, parse_when
+
+    case = load_case(case_file)
+    lang = case_lang(case)
+    at = parse_when(at_text, case_zones(case, lang))
+    cid = record_attempt(_open(ctx), case, at=at, outcome=outcome, number=number, direction=direction, agent_id=agent_id, lang=lang)
+    click.echo(f"recorded {direction} call {cid} to case {safe(str(case['id']))}: {outcome} at {at.isoformat(timespec='minutes')}")
 
 
 @archive.command("verify")

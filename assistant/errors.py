@@ -32,7 +32,8 @@ anything else into an internal error (exit 3).
     │   ├── PrivacyError ............. E022  personal data could not be kept private as asked
     │   ├── InputValidationError ..... E023  a record that would poison the archive
     │   ├── UnsafeArchiveError ....... E024  a zip with links, escaping paths or too large unpacked
-    │   └── SearchError .............. E025  a search that cannot be run (also a ValueError)
+    │   ├── SearchError .............. E025  a search that cannot be run (also a ValueError)
+    │   └── CaseError ................ E026  a case field a contact check cannot use (time zone, time, window)
     ├── scripts
     │   ├── ScriptError .............. E030  a script line malformed or not renderable
     │   └── TemplateLimitError ....... E031  a template over its output size or time
@@ -199,6 +200,13 @@ class SearchError(CallassistError, ValueError):
     """A search that cannot be run (nothing to search for, a bad date)."""
 
     code = "E025"
+
+
+class CaseError(CallassistError):
+    """A case field the contact rules cannot use: an unknown time zone or US state, a time
+    or a consent window that is not a time."""
+
+    code = "E026"
 
 
 class ScriptError(CallassistError):

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.checker import Checker
 from assistant.constants import LANGUAGES
-from assistant.events import Utterance
+from assistant.events import Utterance, as_speaker
 from assistant.rules.call_rules import CallRules, load_call_rules, run_example
 
 CASES = [(lang, rule.id, kind, k, ex) for lang in LANGUAGES for rule in load_call_rules(lang).rules
@@ -48,7 +48,7 @@ def test_a_finding_names_the_utterance_that_opened_it_and_the_one_that_broke_it(
     lines = [("customer", "这笔钱我早就还清了。"), ("agent", "我不管，你今天必须把钱还上。")]
     out = []
     for seq, (speaker, text) in enumerate(lines, 1):
-        out += rules.turn(Utterance("c", seq, speaker, seq, seq + 1, text), checkers["zh"].check(text, speaker, lang="zh"))
+        out += rules.turn(Utterance("c", seq, as_speaker(speaker), seq, seq + 1, text), checkers["zh"].check(text, speaker, lang="zh"))
     (f,) = [f for f in out if f.category == "missing.dispute_handling"]
     assert (f.extra["opened_by"], f.extra["broken_by"], f.seq) == (1, 2, 2)
     assert f.citation and f.suggestion and f.kind == "missing"

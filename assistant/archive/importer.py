@@ -9,11 +9,12 @@ the resumption is a chained record that the archive log vouches for.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from assistant import __version__
+from assistant._values import parse_time
 from assistant.archive.store import Archive
 from assistant.asr.scripted import load_transcript, transcript_language, transcript_utterances
 from assistant.errors import ArchiveError, InputValidationError
@@ -30,7 +31,7 @@ AUDIO_SLACK = 1.0  # seconds a transcript may run past the end of its recording 
 def ruleset_fingerprint(lang: str) -> str:
     """SHA-256 over the language's rule files and the meaning model: which rules judged a call."""
     root = lexicon_root()
-    return fingerprint([*sorted((root / lang).glob("*.yaml")), root / "meaning_model.npz"])
+    return fingerprint([*sorted((root / lang).glob("*.yaml")), *sorted((root / lang / "call").glob("*.yaml")), root / "meaning_model.npz"])
 
 
 def load_case(path: str | Path) -> dict[str, Any]:
@@ -82,9 +83,10 @@ class PreparedCall:
 
 
 def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, call_id: str | None = None, lang: str | None = None,
-                   checker: Any = None, progress: Callable[[int, int], None] | None = None) -> PreparedCall:
+                   checker: Any = None, progress: Callable[[int, int], None] | None = None, case: Mapping[str, Any] | None = None) -> PreparedCall:
     """Everything that can go wrong before the archive is touched: read and validate the
-    transcript, check its language and the audio against it, and check every line."""
+    transcript, check its language and the audio against it, and check every line (and the
+    call rules, which read the ``case``: callee role, agency, initial communication …)."""
     from assistant.audio.wav import wav_info
     from assistant.checker import Checker
 
@@ -109,7 +111,8 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
             raise InputValidationError(f"{apath.name} is not the recording the transcript names (its SHA-256 differs): nothing was recorded")
         prepared.audio, prepared.audio_info, prepared.audio_sha256 = apath, info, digest
     utterances = transcript_utterances(cid, rows)
-    pipeline = CallPipeline(cid, use_lang, checker=checker, suggest=False)  # a past call: nobody is shown suggestions
+    pipeline = CallPipeline(cid, use_lang, checker=checker, suggest=False, case=case,  # a past call: nobody is shown suggestions
+                            meta={"channel": str(meta.get("channel") or "")})
     for utt in utterances:  # check every line first: a checker failure must not leave half a call behind
         events = pipeline.feed(utt)
         prepared.judged.append((utt, [e for e in events if isinstance(e, (Finding, LowConfidence))]))
@@ -152,6 +155,13 @@ def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, A
                 "direction": str(meta.get("direction", "outbound")), "started_at": meta.get("started_at"),
                 "channel_map": meta.get("channels") or meta.get("channel_map") or {}, "asr_model": str(meta.get("model", "reference transcript")),
                 "ruleset_version": __version__, "ruleset_hash": ruleset_fingerprint(prepared.lang), "source": str(path)}))
+            started = parse_time(meta.get("started_at"))
+            if case and started is not None:  # was the call allowed at that time, given the case's earlier calls?
+                from assistant.archive.history import contact_findings
+
+                for f in contact_findings(archive, case, started, prepared.lang, exclude=cid):
+                    sink.handle(replace(f, call_id=cid))
+                    result.findings[f.category] += 1
         if prepared.audio is not None and not any(t == "audio_files" for t, _ in existing):
             info = prepared.audio_info
             archive.add_audio(cid, prepared.audio, sha256=prepared.audio_sha256, duration=info.duration, sample_rate=info.sample_rate,
@@ -171,5 +181,5 @@ def import_transcript(archive: Archive, transcript: str | Path, *, audio: str | 
                       call_id: str | None = None, agent_id: str = "", lang: str | None = None, checker: Any = None,
                       progress: Callable[[int, int], None] | None = None, resume: bool = False) -> ImportResult:
     """Check and archive every line of a timed transcript, then seal the call (all or nothing)."""
-    prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, checker=checker, progress=progress)
+    prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, checker=checker, progress=progress, case=case)
     return record_import(archive, prepared, case=case, agent_id=agent_id, resume=resume)
