@@ -42,9 +42,10 @@ def precall(ctx: click.Context, case_file: Path, at_text: str | None, number: st
 
     Checks the contact rules (hours in the debtor's time zone, calls per day or per 7 days,
     cease notice, attorney, opt-outs) against the case and its earlier calls in the archive
-    (none are counted when there is no archive). Each reason names its rule and citation. Example:
+    (none are counted when there is no archive). Each reason names its rule and citation;
+    at --at 23:00 the same case is blocked. Example:
 
-        callassist precall recordings_fixtures/zh/threats_and_insults.case.yaml --at 23:00
+        callassist precall recordings_fixtures/zh/threats_and_insults.case.yaml --at 10:30
     """
     from assistant.archive.history import contact_history
     from assistant.archive.importer import load_case

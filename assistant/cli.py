@@ -322,13 +322,17 @@ def rules() -> None:
 @rules.command("lint")
 @lang_filter_option()
 def rules_lint(lang: str | None) -> None:
-    """Validate every lexicon file; prints `file:line: message` per problem.
+    """Validate every lexicon file (line rules, call and contact rules, cue obligations);
+    prints `file:line: message` per problem.
 
     Example:
 
         callassist rules lint --lang zh
     """
+    from assistant.rules.call_rules import load_call_rules
+    from assistant.rules.contact import load_contact_rules
     from assistant.rules.loader import lint_lexicon, load_language_config
+    from assistant.rules.obligations import load_obligations
 
     problems: list[str] = []
     count = 0
@@ -340,7 +344,11 @@ def rules_lint(lang: str | None) -> None:
         found, loaded, _ = lint_lexicon(code)
         problems.extend(found)
         count += len(loaded)
-    report_problems(problems, "problem(s)", f"ok: {count} rules")
+        try:
+            count += len(load_obligations(code)) + len(load_call_rules(code).rules) + len(load_contact_rules(code).rules)
+        except CallassistError as exc:
+            problems.extend(getattr(exc, "problems", [str(exc)]))
+    report_problems(problems, "problem(s)", f"ok: {count} rules (line, call, contact and cue obligations)")
 
 
 @rules.command("list")

@@ -2,6 +2,8 @@
 the line it names, or (a near miss) never raises it; and the state they keep behaves."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.checker import Checker
@@ -64,3 +66,29 @@ def test_nothing_is_raised_twice_and_the_end_raises_only_what_is_still_open(chec
     assert [f.category for f in out] == ["missing.self_identification"]
     assert "missing.self_identification" not in [f.category for f in ends]
     assert rules.finish() == []
+
+
+def test_every_call_rule_cites_the_catalogue_or_says_no_regulation_backs_it():
+    from pathlib import Path
+
+    import yaml
+
+    catalogue = yaml.safe_load((Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml").read_text(encoding="utf-8"))
+    known = {r["id"] for r in catalogue["rules"]}
+    for lang in LANGUAGES:
+        for rule in load_call_rules(lang).rules:
+            assert set(rule.catalogue) <= known, rule.id
+            assert (rule.citation and rule.catalogue) or "no regulation" in rule.verification, rule.id
+
+
+def test_a_broken_rule_file_names_its_line(tmp_path):
+    import shutil
+
+    from assistant.errors import RuleFileError
+
+    root = tmp_path / "lexicons"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "lexicons", root)
+    path = root / "zh" / "call" / "rules.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("breaks_with: [collecting]", "breaks_with: [colecting]", 1), encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"rules.yaml:\d+: zh.call.dispute_handling: no term set 'colecting'"):
+        load_call_rules("zh", str(root))
