@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 import click
 
 from assistant._cli_common import lang_option
+from assistant._screen import safe
 from assistant.constants import TARGET_RATE
 
 if TYPE_CHECKING:
@@ -91,6 +92,25 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
     return CallPlan(cid, use_lang, src, recognizers, pace, {"source": where, "asr_model": model_dir.name})
 
 
+def _contact_check(case: dict[str, Any] | None, archive: Path | None, lang: str, call_id: str) -> list[Any]:
+    """The contact rules a call to ``case`` made now breaks (counting the case's calls in the
+    archive, read before this call is recorded), each also printed as a warning line."""
+    if not case:
+        return []
+    from assistant.archive.history import contact_findings
+    from assistant.archive.store import Archive
+
+    store = Archive(archive, readonly=True) if archive is not None and archive.exists() else None
+    try:
+        found = contact_findings(store, case, datetime.now(timezone.utc), lang, exclude=call_id)
+    finally:
+        if store is not None:
+            store.close()
+    for f in found:
+        click.echo(f"warning: contact rule {f.rule_id}: {safe(f.explanation)} ({safe(f.citation)})", err=True)
+    return found
+
+
 def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive: Path | None, view: str, web: bool, host: str,
              port: int, verbose: bool, linger: float = 0.0) -> Any:
     """Build the pipeline with its sinks and play the call; returns the :class:`LiveResult`."""
@@ -114,7 +134,8 @@ def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive
         sinks["web"] = web_view
     meta = dict(plan.meta, agent_id=agent, started_at=datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
                 ruleset_version=__version__, ruleset_hash=ruleset_fingerprint(plan.lang))
-    pipeline = CallPipeline(plan.call_id, plan.lang, case=case, recognizers=plan.recognizers, sinks=queued(sinks), meta=meta)
+    contact = _contact_check(case, archive, plan.lang, plan.call_id)
+    pipeline = CallPipeline(plan.call_id, plan.lang, case=case, recognizers=plan.recognizers, sinks=queued(sinks), meta=meta, contact=contact)
     inbox: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     keys = None

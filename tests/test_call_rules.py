@@ -92,3 +92,38 @@ def test_a_broken_rule_file_names_its_line(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("breaks_with: [collecting]", "breaks_with: [colecting]", 1), encoding="utf-8")
     with pytest.raises(RuleFileError, match=r"rules.yaml:\d+: zh.call.dispute_handling: no term set 'colecting'"):
         load_call_rules("zh", str(root))
+
+
+def test_every_call_and_contact_category_has_screen_words_in_both_languages():
+    from assistant.rules.contact import load_contact_rules
+    from assistant.views.labels import labels
+
+    for lang in LANGUAGES:
+        categories = {r.category for r in load_call_rules(lang).rules} | {r.category for r in load_contact_rules(lang).rules}
+        for screen in LANGUAGES:
+            for category in categories:
+                assert labels(screen).category(category) != category, (screen, category)
+        assert labels(lang)["contact_banner"]
+
+
+def test_the_live_screen_shows_contact_rules_as_a_banner():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from assistant.events import CallStarted
+    from assistant.rules.contact import check_contact
+    from assistant.views.state import LiveState
+    from assistant.views.terminal import render
+
+    decision = check_contact({"id": "K", "lang": "zh"}, datetime(2026, 12, 5, 23, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    state = LiveState(lang="zh")
+    state.apply(CallStarted("c1", "zh"))
+    for reason in decision.reasons:
+        state.apply(reason.finding("c1"))
+    assert state.to_dict()["contact"][0]["category"] == "禁止催收时段" and not state.alerts
+    console = Console(width=100, record=True)
+    console.print(render(state))
+    shown = console.export_text()
+    assert "联系规则：现在不应拨打" in shown and "23:00" in shown

@@ -186,4 +186,4 @@ def test_check_call_reports_a_missing_self_identification(tmp_path):
     (missing,) = [r for r in rows if r["category"] == "missing.self_identification"]
     assert missing["level"] == "call" and missing["seq"] == 3 and missing["kind"] == "missing"
     res = CliRunner().invoke(cli, ["check-call", str(transcript)])
-    assert "missing.self_identification" in res.output and "Not said: institution, agent" in res.output
+    assert "missing.self_identification" in res.output and "未说：机构名称、本人姓名或工号" in res.output

@@ -92,12 +92,14 @@ class CallPipeline:
     ``checkers`` are registry names; ``suggest=False`` skips the stage tracker's
     suggestions (an import of a past call shows nobody anything). ``sinks`` receive every
     event. ``meta`` travels in :class:`CallStarted` (the archive sink records it).
+    ``contact`` are the contact rules the call breaks (:mod:`assistant.rules.contact`, checked
+    by the driver when the call starts): they follow CallStarted, and the views show them as a banner.
     """
 
     def __init__(self, call_id: str, lang: str, *, case: Mapping[str, Any] | None = None, checker: Any = None,
                  recognizers: Mapping[str, Any] | None = None, checkers: Sequence[str] = DEFAULT_CHECKERS,
                  sinks: Sequence[Sink] = (), suggest: bool = True, lines: Sequence[Any] | None = None, stage_rules: Any = None,
-                 meta: Mapping[str, Any] | None = None, min_conf: float = MIN_CONF, top: int = 3) -> None:
+                 meta: Mapping[str, Any] | None = None, min_conf: float = MIN_CONF, top: int = 3, contact: Sequence[Finding] = ()) -> None:
         from assistant.stages import StageTracker
 
         self.call_id = call_id
@@ -109,6 +111,7 @@ class CallPipeline:
             checker = Checker(lang)
         self.checker = checker
         self.meta = dict(meta or {})
+        self.contact = [replace(f, call_id=call_id) for f in contact]
         self.recognizers = dict(recognizers or {})
         self.segmenter = Segmenter(call_id)
         self.sinks = list(sinks)
@@ -148,7 +151,7 @@ class CallPipeline:
         if self.started:
             return []
         self.started = True
-        return self._emit([CallStarted(self.call_id, self.lang, dict(self.meta, case=self.case))])
+        return self._emit([CallStarted(self.call_id, self.lang, dict(self.meta, case=self.case)), *self.contact])
 
     def feed(self, event: AudioChunk | Partial | Utterance) -> list[Any]:
         """Process one event; return (and hand to the sinks) the events that followed."""

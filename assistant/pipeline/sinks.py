@@ -189,6 +189,8 @@ class PlainLogSink:
             self.write(f"{t['call']} {safe(event.call_id)}")
         elif isinstance(event, Utterance):
             self.write(f"[{clock(event.start)[3:11]}] {t.speaker(event.speaker)}: {safe(event.text)}")
+        elif isinstance(event, Finding) and event.kind == "contact":
+            self.write(f"  !! {t['contact_banner']}: {t.category(event.category)}: {safe(event.explanation)}")
         elif isinstance(event, Finding):
             if not event.provisional or self.verbose:
                 self.write("  " + (f"{t.speaker(event.speaker)} " if event.provisional else "") + t.alert_line(event, self.verbose))

@@ -41,6 +41,15 @@ CHECKS = ("opening", "before_right_party", "wrong_party", "after_cue", "voicemai
 # role makes the call a wrong-party call from its start
 CONSUMER_ROLES = {"zh": ("debtor", "guarantor"), "en": ("debtor", "spouse", "attorney", "guardian", "executor")}
 
+# what broke, in the call's language (the collector's screen speaks it)
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {"not_said": "未说：{names}。", "broken": "发生在客户{cue}之后（第 {opened} 句）。",
+           "unanswered": "客户{cue}（第 {opened} 句）后 {within} 轮坐席发言内未回应。", "never": "客户{cue}（第 {opened} 句）直到通话结束都未回应。"},
+    "en": {"not_said": "Not said: {names}.", "broken": "After the customer's {cue} (utterance {opened}).",
+           "unanswered": "No answer to the customer's {cue} (utterance {opened}) within {within} agent turns.",
+           "never": "The customer's {cue} (utterance {opened}) was never answered."},
+}
+
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _LINES = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[AC]: ."}}
 _EXAMPLE = {
@@ -261,6 +270,7 @@ class CallRules:
         self.ruleset = load_call_rules(lang, str(root) if root else None)
         self.cue_rules = load_obligations(lang, str(root) if root else None)
         self._norm = language_normalizer(lang, root)
+        self.say = MESSAGES.get(lang, MESSAGES["en"])
         channel = str(self.case.get("channel") or (meta or {}).get("channel") or "")
         self.voicemail = channel == "voicemail"
         self.rules = [r for r in self.ruleset.rules if r.applies(self.case) and (r.check == "voicemail") == self.voicemail]
@@ -367,7 +377,13 @@ class CallRules:
 
     def _missing(self, rule: CallRule, seq: int, text: str, **extra: Any) -> Finding:
         absent = [e.name for e in self._required(rule) if e.name not in self.said[rule.id]]
-        return self._finding(rule, seq, text, f"Not said: {', '.join(absent)}.", missing=absent, broken_by=seq, **extra)
+        return self._finding(rule, seq, text, self.say["not_said"].format(names=("、" if self.lang == "zh" else ", ").join(absent)),
+                             missing=absent, broken_by=seq, **extra)
+
+    def _cue(self, cue: str) -> str:
+        from assistant.views.labels import labels
+
+        return labels(self.lang).category(cue) if self.lang == "zh" else cue.replace("_", " ")
 
     def _obligations(self, utt: Utterance, said: str) -> list[Finding]:
         out, still = [], []
@@ -379,13 +395,13 @@ class CallRules:
                     still.append(ob)
                 continue
             if rule.breaks_with and self._has(said, rule.breaks_with):
-                out.append(self._finding(rule, utt.seq, utt.text, f"After the customer's {ob.cue.replace('_', ' ')} (utterance {ob.opened_by}).",
+                out.append(self._finding(rule, utt.seq, utt.text, self.say["broken"].format(cue=self._cue(ob.cue), opened=ob.opened_by),
                                          cue=ob.cue, opened_by=ob.opened_by, broken_by=utt.seq))
                 continue
             ob.turns += 1
             if not ob.answered and ob.turns >= rule.within:
                 out.append(self._finding(rule, utt.seq, utt.text,
-                                         f"No answer to the customer's {ob.cue.replace('_', ' ')} (utterance {ob.opened_by}) within {rule.within} agent turns.",
+                                         self.say["unanswered"].format(cue=self._cue(ob.cue), opened=ob.opened_by, within=rule.within),
                                          cue=ob.cue, opened_by=ob.opened_by, broken_by=utt.seq))
                 continue
             still.append(ob)
@@ -410,7 +426,7 @@ class CallRules:
         for ob in self.open:
             if not ob.answered:
                 out.append(self._finding(ob.rule, self.last_seq, self.last_text,
-                                         f"The customer's {ob.cue.replace('_', ' ')} (utterance {ob.opened_by}) was never answered.",
+                                         self.say["never"].format(cue=self._cue(ob.cue), opened=ob.opened_by),
                                          cue=ob.cue, opened_by=ob.opened_by, broken_by=None, at_end=True))
         self.open = []
         return out

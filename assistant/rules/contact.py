@@ -46,6 +46,27 @@ US_STATE_ZONES: dict[str, tuple[str, ...]] = {
 }
 US_CONTIGUOUS = (_E, _C, _M, "America/Phoenix", _P)
 
+# what about a call breaks a rule, in the case's language (the collector's screen speaks it)
+DETAILS: dict[str, dict[str, str]] = {
+    "zh": {
+        "hours": "债务人当地时间 {local} （{zone}），允许时段为 {start}–{end}（另有约定的时段除外）。",
+        "per_day": "{day} 已有 {count} 次{outcomes}通话，这将是第 {next} 次，上限 {limit} 次。",
+        "rolling": "最近 {days} 天已拨打 {count} 次，这将是第 {next} 次，超过 {limit} 次。",
+        "after_conversation": "{day} 已通话（第1天），{until} 之前不应再拨打。",
+        "flag": "案件记载 {field}：{value}。",
+        "number": "号码 {number} 列在 {field} 中。",
+    },
+    "en": {
+        "hours": "It is {local} ({zone}); allowed {start}–{end} unless the debtor agreed to another window.",
+        "per_day": "{count} {outcomes} call(s) already on {day}: this would be number {next}, the limit is {limit}.",
+        "rolling": "{count} calls placed in the last {days} days: this would be number {next}, more than {limit}.",
+        "after_conversation": "A conversation took place on {day} (day 1): no call before {until}.",
+        "flag": "The case records {field}: {value}.",
+        "number": "The number {number} is listed in {field}.",
+    },
+}
+OUTCOME_WORDS = {"zh": {"conversation": "有效", "unanswered": "未接通", "voicemail": "留言", "connected": "接通"}}
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -296,22 +317,22 @@ def check_contact(case: Mapping[str, Any], at: datetime, history: Sequence[Attem
     windows = _windows(case)
     for rule in rules.rules:
         decision.checked.append(rule.id)
-        detail = _broken(rule, case, at, zones, outbound, windows, number)
+        detail = _broken(rule, case, at, zones, outbound, windows, number, lang)
         if detail:
             decision.reasons.append(Reason(rule, detail))
     return decision
 
 
 def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Sequence[str], outbound: Sequence[Attempt],
-            windows: list[tuple[time, time]], number: str) -> str:
-    """What about this call breaks ``rule`` ("" when nothing)."""
+            windows: list[tuple[time, time]], number: str, lang: str) -> str:
+    """What about this call breaks ``rule`` ("" when nothing), in ``lang``."""
+    say, words = DETAILS[lang], OUTCOME_WORDS.get(lang, {})
     if rule.check == "hours":
         for z in zones:
             local = at.astimezone(ZoneInfo(z))
             t = local.time().replace(second=0, microsecond=0)
             if not _within(t, rule.allowed_from, rule.allowed_until) and not any(_within(t, a, b) for a, b in windows):
-                return (f"It is {local:%H:%M} ({z}); allowed {rule.allowed_from:%H:%M}–{rule.allowed_until:%H:%M} "
-                        "unless the debtor agreed to another window.")
+                return say["hours"].format(local=f"{local:%H:%M}", zone=z, start=f"{rule.allowed_from:%H:%M}", end=f"{rule.allowed_until:%H:%M}")
         return ""
     if rule.check == "per_day":
         zone = ZoneInfo(zones[0])
@@ -319,13 +340,14 @@ def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Seq
         same = [a for a in outbound if a.outcome in rule.outcomes and a.at.astimezone(zone).date() == day
                 and (not rule.per_number or not number or _digits(a.number) == _digits(number))]
         if len(same) >= rule.limit:
-            return f"{len(same)} {'/'.join(rule.outcomes)} call(s) already on {day.isoformat()}: this would be number {len(same) + 1}, the limit is {rule.limit}."
+            return say["per_day"].format(count=len(same), outcomes="/".join(words.get(o, o) for o in rule.outcomes), day=day.isoformat(),
+                                         next=len(same) + 1, limit=rule.limit)
         return ""
     if rule.check == "rolling":
         since = at - timedelta(days=rule.days)
         placed = [a for a in outbound if a.at > since]
         if len(placed) >= rule.limit:
-            return f"{len(placed)} calls placed in the last {rule.days} days: this would be number {len(placed) + 1}, more than {rule.limit}."
+            return say["rolling"].format(count=len(placed), days=rule.days, next=len(placed) + 1, limit=rule.limit)
         return ""
     if rule.check == "after_conversation":
         zone = ZoneInfo(zones[0])
@@ -334,7 +356,7 @@ def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Seq
         recent = [d for d in talks if d <= today < d + timedelta(days=rule.days)]
         if recent:
             last = max(recent)
-            return f"A conversation took place on {last.isoformat()} (day 1): no call before {(last + timedelta(days=rule.days)).isoformat()}."
+            return say["after_conversation"].format(day=last.isoformat(), until=(last + timedelta(days=rule.days)).isoformat())
         return ""
     value = case.get(rule.field)
     listed = [v.lower() for v in _listed(value)]
@@ -342,13 +364,13 @@ def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Seq
         return ""
     if rule.values:  # a medium (telephone …) or a number
         if any(v in rule.values for v in listed):
-            return f"The case records {rule.field}: {', '.join(_listed(value))}."
+            return say["flag"].format(field=rule.field, value=", ".join(_listed(value)))
         if number and any(_digits(v) and _digits(v) == _digits(number) for v in listed):
-            return f"The number {number} is listed in {rule.field}."
+            return say["number"].format(number=number, field=rule.field)
         return ""
     if isinstance(value, (list, tuple)):  # numbers: only a call to one of them
-        return f"The number {number} is listed in {rule.field}." if number and any(_digits(v) == _digits(number) for v in listed) else ""
-    return f"The case records {rule.field}: {value}."
+        return say["number"].format(number=number, field=rule.field) if number and any(_digits(v) == _digits(number) for v in listed) else ""
+    return say["flag"].format(field=rule.field, value=value)
 
 
 def attempts_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Attempt]:

@@ -40,6 +40,7 @@ class LiveState:
     lines: deque[Any] = field(init=False)
     partial: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
+    contact: list[Finding] = field(default_factory=list)  # contact rules the call breaks: a banner over the screen
     stage: str = "opening"
     suggestions: list[Suggestion] = field(default_factory=list)
     unsure: dict[int, str] = field(default_factory=dict)  # utterance seq → why it is low confidence
@@ -62,6 +63,8 @@ class LiveState:
         elif isinstance(event, Utterance):
             self.partial.pop(event.speaker, None)
             self.lines.append(event)
+        elif isinstance(event, Finding) and event.kind == "contact":
+            self.contact.append(event)
         elif isinstance(event, Finding):
             if not event.provisional:  # the final's finding replaces its provisional alert
                 self.alerts = [a for a in self.alerts if not (a.status == "provisional" and a.finding.speaker == event.speaker
@@ -103,6 +106,9 @@ class LiveState:
                        "low_confidence": self.unsure.get(u.seq, "")} for u in self.lines],
             "partial": [{"speaker": t.speaker(s), "role": s, "text": p} for s, p in sorted(self.partial.items())],
             "alerts": [a.to_dict(t, self.verbose) for a in reversed(self.alerts)],
+            "contact": [{"category": t.category(f.category), "severity": f.severity, "severity_label": t.severity(f.severity),
+                         "explanation": f.explanation, **({"rule_id": f.rule_id, "citation": f.citation} if self.verbose else {})}
+                        for f in self.contact],
             "suggestions": [{"key": k, "text": s.text, **({"line_id": s.line_id, "reason": s.reason} if self.verbose else {})}
                             for k, s in enumerate(self.suggestions[:3], 1)],
             "ended": t.status(self.ended) if self.ended else "",

@@ -28,6 +28,11 @@ def render(state: LiveState) -> Group:
                          (f"{t['stage']}: ", "bold"), (t.stage(state.stage), "bold magenta"))
     if state.ended:
         head.append(f"   {t['ended']}: {t.status(state.ended)}", style="bold")
+    banner = None
+    if state.contact:
+        banner = Text(f" {t['contact_banner']} ", style="bold white on red")
+        for f in state.contact:
+            banner.append(f"\n{t.category(f.category)}: {safe(f.explanation)}", style=COLOURS.get(f.severity, ""))
     talk = Table.grid(padding=(0, 1))
     talk.add_column(no_wrap=True)
     talk.add_column(ratio=1, overflow="fold")
@@ -68,7 +73,7 @@ def render(state: LiveState) -> Group:
         lines.add_row(Text(f"{k}.", style="bold"), Text(safe(s.text) + (f"  [{s.line_id}]" if state.verbose else "")))
     if not state.suggestions:
         lines.add_row("", Text(t["no_suggestions"], style="dim"))
-    return Group(head, Panel(talk, title=t["call"]), Panel(alerts, title=t["alerts"]),
+    return Group(head, *([banner] if banner is not None else []), Panel(talk, title=t["call"]), Panel(alerts, title=t["alerts"]),
                  Panel(lines, title=t["suggest"], subtitle=t["keys"] if not state.ended else None))
 
 
