@@ -47,6 +47,7 @@ def precall(ctx: click.Context, case_file: Path, at_text: str | None, number: st
 
         callassist precall recordings_fixtures/zh/threats_and_insults.case.yaml --at 10:30
     """
+    from assistant.archive.cases import recorded_case
     from assistant.archive.history import contact_history
     from assistant.archive.importer import load_case
     from assistant.rules.contact import case_lang, case_zones, check_contact, parse_when
@@ -55,6 +56,7 @@ def precall(ctx: click.Context, case_file: Path, at_text: str | None, number: st
     use_lang = case_lang(case, lang)
     at = parse_when(at_text, case_zones(case, use_lang))
     store = _existing_archive(ctx)
+    case = recorded_case(store, case)  # with the windows the debtor granted or refused in earlier calls
     history = contact_history(store, str(case["id"])) if store is not None else []
     decision = check_contact(case, at, history, lang=use_lang, number=number)
     if fmt != "text":
@@ -86,7 +88,8 @@ def _finding_row(f: "Finding", texts: dict[int, tuple[str, str]], at_end: bool) 
 @archive_option
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--case", "case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Case file (YAML): callee role, agency, initial communication, time zone … for the call and contact rules.")
+              help="Case file (YAML): callee role, agency, initial communication, time zone … for the call and contact rules "
+                   "(default: the transcript header's `case`, if any).")
 @lang_option("Language (default: the transcript header, else detected).")
 @format_option()
 @click.pass_context
@@ -107,9 +110,9 @@ def check_call(ctx: click.Context, transcript: Path, case_file: Path | None, lan
     texts = {utt.seq: (utt.speaker, utt.text) for utt, _ in prepared.judged}
     rows = []
     started = parse_time(prepared.meta.get("started_at"))
-    if case and started is not None:
+    if prepared.case and started is not None:
         store = _existing_archive(ctx)
-        rows += [_finding_row(f, texts, False) for f in contact_findings(store, case, started, prepared.lang, exclude=prepared.call_id)]
+        rows += [_finding_row(f, texts, False) for f in contact_findings(store, prepared.case, started, prepared.lang, exclude=prepared.call_id)]
     for _, events in prepared.judged:
         rows += [_finding_row(e, texts, bool(e.extra.get("at_end"))) for e in events if hasattr(e, "rule_id") and not e.provisional]
     if fmt != "text":

@@ -261,6 +261,17 @@ class _CheckOutput:
         self.out.flush()
 
 
+def _call_gold(path: str) -> bool:
+    """Whether a file is a call with call-level gold: its first line a header with `expect`."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        head = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(head, dict) and isinstance(head.get("call"), dict) and "expect" in head["call"]
+
+
 @cli.command("eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @lang_option("Language of lines without a `lang` field (default: detected per line).")
@@ -269,6 +280,9 @@ class _CheckOutput:
 @click.option("--table", "table", type=click.Path(dir_okay=False, writable=True), help="Also write per-file Markdown tables (lines, false alarms by layer, categories, every rule) to this file.")
 def eval_(files: tuple[str, ...], lang: str | None, no_meaning: bool, errors: bool, table: str | None) -> None:
     """Precision, recall, F1 and false alarms on labelled JSON Lines, per language and category.
+
+    A timed transcript whose header lists `expect` (the call findings it should raise) is
+    call-level gold: it runs through the call pipeline and is scored per call rule family.
 
     Examples:
 
@@ -283,7 +297,22 @@ def eval_(files: tuple[str, ...], lang: str | None, no_meaning: bool, errors: bo
     reports: dict[str, Report] = defaultdict(Report)
     per_file: dict[tuple[str, str], Report] = defaultdict(Report)
     records = []
+    calls = [path for path in files if _call_gold(path)]
+    if calls:
+        from assistant.evaluate import CallReport, evaluate_call
+
+        call_reports: dict[str, CallReport] = defaultdict(CallReport)
+        with click.progressbar(calls, label="checking calls", file=sys.stderr) as bar:
+            for path in bar:
+                use, expected, raised = evaluate_call(path, checker, lang)
+                call_reports[use].add(path, expected, raised)
+        for use in sorted(call_reports):
+            click.echo("\n".join(call_reports[use].lines(f"lang={use}", show_errors=errors)))
+            total = call_reports[use].counts()
+            click.echo(f"summary calls lang={use}: precision={total.precision:.3f} recall={total.recall:.3f} f1={total.f1:.3f}\n")
     for path in files:
+        if path in calls:
+            continue
         with open(path, "rb") as fh:
             for rec in read_records(fh):
                 if isinstance(rec, BadLine):

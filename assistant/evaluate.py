@@ -6,8 +6,10 @@ rate on clean agent lines, and per-category recall/precision; plus hits per rule
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from assistant.events import Finding
@@ -143,3 +145,67 @@ class Report:
         agent = self.speakers.get("agent", LineCounts())
         cue = self.speakers.get("customer", LineCounts())
         return {"agent_f1": agent.f1, "agent_false_alarm": agent.false_alarm_rate, "cue_f1": cue.f1}
+
+
+@dataclass
+class CallReport:
+    """Call-level gold (transcripts whose header lists the ``expect``-ed call findings):
+    per category, how many calls expected it, raised it, and both."""
+
+    calls: int = 0
+    gold: Counter[str] = field(default_factory=Counter)
+    pred: Counter[str] = field(default_factory=Counter)
+    tp: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, name: str, expected: Iterable[str], raised: Iterable[str]) -> None:
+        """One call: the categories its gold expects and those the call rules raised."""
+        want, got = set(expected), set(raised)
+        self.calls += 1
+        self.gold.update(want)
+        self.pred.update(got)
+        self.tp.update(want & got)
+        self.errors += [f"{name}: missed {c}" for c in sorted(want - got)] + [f"{name}: false alarm {c}" for c in sorted(got - want)]
+
+    def counts(self, category: str | None = None) -> LineCounts:
+        """Confusion counts of one category, or summed over all (micro average)."""
+        if category is None:
+            tp, gold, pred = sum(self.tp.values()), sum(self.gold.values()), sum(self.pred.values())
+        else:
+            tp, gold, pred = self.tp[category], self.gold[category], self.pred[category]
+        return LineCounts(tp=tp, fp=pred - tp, fn=gold - tp)
+
+    def lines(self, title: str, show_errors: bool = False) -> list[str]:
+        """The report as text: one row per category, then the micro average."""
+        out = [f"== call-level rules, {title}: {self.calls} calls ==", f"{'category':<40} {'gold':>5} {'raised':>6} {'P':>6} {'R':>6} {'F1':>6}"]
+        for category in sorted(set(self.gold) | set(self.pred)):
+            c = self.counts(category)
+            out.append(f"{category:<40} {self.gold[category]:>5} {self.pred[category]:>6} {c.precision:>6.3f} {c.recall:>6.3f} {c.f1:>6.3f}")
+        total = self.counts()
+        out.append(f"{'all (micro)':<40} {sum(self.gold.values()):>5} {sum(self.pred.values()):>6} {total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f}")
+        if show_errors:
+            out += [f"  {e}" for e in self.errors]
+        return out
+
+
+def evaluate_call(path: str | Path, checker: Any = None, lang: str | None = None) -> tuple[str, set[str], set[str]]:
+    """One call of call-level gold: ``(language, expected categories, raised categories)``.
+    The header's ``case`` (inline) feeds the call and contact rules; only call-level findings
+    (call and contact rules) count."""
+    from assistant._values import parse_time
+    from assistant.archive.history import contact_findings
+    from assistant.archive.importer import prepare_import
+    from assistant.errors import TranscriptError
+
+    path = Path(path)
+    head = json.loads(path.read_text(encoding="utf-8").split("\n", 1)[0])["call"]
+    case = head.get("case") or {}
+    expected = head.get("expect")
+    if not isinstance(expected, list) or not all(isinstance(c, str) for c in expected) or not isinstance(case, dict):
+        raise TranscriptError(f"{path}:1: `expect` is a list of categories and `case` a mapping")
+    prepared = prepare_import(path, lang=lang, checker=checker, case=case)
+    raised = {e.category for _, events in prepared.judged for e in events if isinstance(e, Finding) and e.extra.get("call_rule")}
+    started = parse_time(head.get("started_at"))
+    if case and started is not None:  # was the call allowed then (no history: the gold call alone)
+        raised |= {f.category for f in contact_findings(None, case, started, prepared.lang)}
+    return prepared.lang, set(expected), raised

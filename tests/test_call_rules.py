@@ -127,3 +127,17 @@ def test_the_live_screen_shows_contact_rules_as_a_banner():
     console.print(render(state))
     shown = console.export_text()
     assert "联系规则：现在不应拨打" in shown and "23:00" in shown
+
+
+@pytest.mark.parametrize("lang,floor", [("zh", 0.85), ("en", 0.9)])
+def test_the_call_level_gold_set_stays_above_its_floor(checkers, lang, floor):
+    """lexicons/<lang>/call/gold: whole calls with the call findings they should raise
+    (written blind by a helper, then reviewed); measured with `callassist eval`."""
+    from assistant.evaluate import CallReport, evaluate_call
+
+    report = CallReport()
+    for path in sorted((Path(__file__).resolve().parents[1] / "lexicons" / lang / "call" / "gold").glob("*.jsonl")):
+        use, expected, raised = evaluate_call(path, checkers[lang])
+        assert use == lang
+        report.add(path.name, expected, raised)
+    assert report.calls >= 15 and report.counts().f1 >= floor, "\n".join(report.lines(lang, show_errors=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -187,3 +188,83 @@ def test_check_call_reports_a_missing_self_identification(tmp_path):
     assert missing["level"] == "call" and missing["seq"] == 3 and missing["kind"] == "missing"
     res = CliRunner().invoke(cli, ["check-call", str(transcript)])
     assert "missing.self_identification" in res.output and "未说：机构名称、本人姓名或工号" in res.output
+
+
+# ---- windows the debtor grants or refuses in a call --------------------------------------------
+@pytest.mark.parametrize("lang,text,granted,window", [
+    ("zh", "我白天上班，你晚上十点半以后打给我吧", True, "22:30-00:00"),
+    ("zh", "下午三点再打给我", True, "14:45-15:45"),
+    ("zh", "别在晚上九点以后给我打电话", False, "21:00-00:00"),
+    ("en", "I work days, so call me after 9:30 tonight", True, "21:30-00:00"),
+    ("en", "Please don't call me before 10 am.", False, "00:00-10:00"),
+    ("en", "Call me back around 6.", True, "17:45-18:45"),
+])
+def test_a_time_of_day_in_what_the_customer_says_becomes_a_window(lang, text, granted, window):
+    from assistant.rules.time_windows import time_window
+
+    assert time_window(lang, text, granted) == window
+
+
+def test_a_window_granted_in_a_call_is_recorded_on_the_case_and_lifts_the_night_ban(tmp_path):
+    case = write_case(tmp_path, {"id": "K-CN-W", "lang": "zh"})
+    transcript = tmp_path / "day.jsonl"
+    lines = [{"call": {"id": "day-1", "lang": "zh", "started_at": "2026-12-05T15:00:00+08:00"}},
+             {"speaker": "agent", "start": 0.0, "end": 3.0, "text": "您好，我是长江银行的专员陈明，本次通话录音，请问是周敏女士本人吗？"},
+             {"speaker": "customer", "start": 3.0, "end": 6.0, "text": "是我。我白天上班接不了电话，你晚上十点半以后打给我吧。"}]
+    transcript.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "a.db")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["precall", str(case), "--at", "22:35", "--archive", db])
+    assert res.exit_code == 1, res.output  # before the call: the night ban holds
+    res = runner.invoke(cli, ["archive", "import", str(transcript), "--case", str(case), "--archive", db])
+    assert res.exit_code == 0, res.output
+    with Archive(tmp_path / "a.db", readonly=True) as a:
+        meta = json.loads(a.conn.execute("SELECT meta FROM cases WHERE id = 'K-CN-W'").fetchone()[0])
+    assert meta["consent_time_windows"] == ["22:30-00:00"]
+    res = runner.invoke(cli, ["precall", str(case), "--at", "22:35", "--archive", db])
+    assert res.exit_code == 0 and res.output.startswith("ALLOWED"), res.output
+    res = runner.invoke(cli, ["precall", str(case), "--at", "23:50", "--archive", db])
+    assert res.exit_code == 0, res.output  # inside the window (to midnight)
+    res = runner.invoke(cli, ["precall", str(case), "--at", "07:00", "--archive", db])
+    assert res.exit_code == 1, res.output
+
+
+def test_a_time_refused_in_a_call_blocks_later_us_calls_then(tmp_path):
+    from assistant.archive.history import contact_findings
+    from assistant.events import Utterance
+    from assistant.pipeline import CallPipeline
+    from assistant.pipeline.sinks import ArchiveSink
+
+    case = {"id": "K-US-R", "lang": "en", "debtor_state": "IL"}
+    pipe = CallPipeline("r1", "en", case=case, sinks=[ArchiveSink(tmp_path / "a.db")], suggest=False,
+                        meta={"started_at": "2026-12-05T12:00:00-06:00"})
+    pipe.feed(Utterance("r1", 1, "agent", 0.0, 2.0, "Hi, this is Kevin Moss with Ridgeway Financial. Am I speaking with Dana Price?"))
+    pipe.feed(Utterance("r1", 2, "customer", 2.0, 4.0, "Yes. And please don't call me before 10 am, I sleep days."))
+    pipe.finish()
+    pipe.close()
+    with Archive(tmp_path / "a.db", readonly=True) as a:
+        morning = contact_findings(a, case, at("America/Chicago", 2026, 12, 15, 9, 0), "en")  # a week after the conversation
+        later = contact_findings(a, case, at("America/Chicago", 2026, 12, 15, 11, 0), "en")
+    assert [f.rule_id for f in morning] == ["en.contact.designated_inconvenient_time"]
+    assert later == []
+
+
+def test_eval_scores_call_level_gold_per_rule(tmp_path):
+    def call(name: str, expect: list[str], lines: list[tuple[str, str]], case: dict | None = None) -> str:
+        path = tmp_path / f"{name}.jsonl"
+        rows: list[dict[str, Any]] = [{"call": {"id": name, "lang": "zh", "expect": expect, "case": case or {}}}]
+        rows += [{"speaker": s, "start": float(k), "end": k + 0.9, "text": t} for k, (s, t) in enumerate(lines)]
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+        return str(path)
+
+    good = [("agent", "您好，我是长江银行的专员陈明，本次通话录音，请问是周敏女士本人吗？"), ("customer", "是我。"), ("agent", "周女士，您的信用卡账单已经逾期十天了。")]
+    no_id = [("agent", "喂，周敏吗？"), ("customer", "是我。"), ("agent", "你的钱什么时候还？")]
+    files = [call("good", [], good), call("no_id", ["missing.self_identification", "missing.recording_notice"], no_id),
+             call("wrong_gold", ["missing.dispute_handling"], good)]
+    res = CliRunner().invoke(cli, ["eval", *files, "--errors"])
+    assert res.exit_code == 0, res.output
+    assert "call-level rules, lang=zh: 3 calls" in res.output
+    row = next(line for line in res.output.splitlines() if line.startswith("missing.self_identification"))
+    assert row.split()[1:6] == ["1", "1", "1.000", "1.000", "1.000"]
+    assert "wrong_gold.jsonl: missed missing.dispute_handling" in res.output
+    assert "summary calls lang=zh: precision=1.000 recall=0.667" in res.output

@@ -43,6 +43,13 @@ def our_texts() -> list[tuple[str, str]]:
         for cue, spec in (data.get("cues") or {}).items():  # _obligations.yaml
             ex = spec.get("examples") or {}
             out += [(f"{path}:{cue}", t) for t in (*ex.get("answers", []), *ex.get("misses", []))]
+    for path in sorted((ROOT / "lexicons").glob("*/call/rules.yaml")):  # call rules' example calls
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
+            for example in (*rule["examples"]["raise"], *rule["examples"]["pass"]):
+                out += [(f"{path}:{rule['id']}", line[3:]) for line in example["call"]]
+    for path in sorted((ROOT / "lexicons").glob("*/call/*/*.jsonl")):  # call-level gold
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        out += [(str(path), row["text"]) for row in rows if "text" in row]
     scenarios = ROOT / "recordings_fixtures" / "scenarios.yaml"
     for sc in yaml.safe_load(scenarios.read_text(encoding="utf-8"))["scenarios"]:
         out += [(f"{scenarios}:{sc['lang']}/{sc['id']}", line["text"]) for line in sc["lines"]]

@@ -67,6 +67,9 @@ def contact_findings(archive: Archive | None, case: Mapping[str, Any], at: datet
                      number: str = "") -> list[Finding]:
     """The contact rules a call to ``case`` at ``at`` broke, given the case's other calls in
     ``archive`` (none when there is no archive), as ``contact`` findings."""
+    from assistant.archive.cases import recorded_case
+
+    case = recorded_case(archive, case)  # with the windows granted or refused in earlier calls
     history = contact_history(archive, str(case.get("id", "")), exclude=exclude) if archive is not None else []
     decision = check_contact(case, at, history, lang=lang, number=number or str(case.get("number") or ""))
     return [reason.finding() for reason in decision.reasons]

@@ -80,13 +80,15 @@ class PreparedCall:
     audio: Path | None = None
     audio_info: Any = None
     audio_sha256: str = ""
+    case: dict[str, Any] = field(default_factory=dict)  # what the call rules read: the case given, else the header's inline `case`
 
 
 def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, call_id: str | None = None, lang: str | None = None,
                    checker: Any = None, progress: Callable[[int, int], None] | None = None, case: Mapping[str, Any] | None = None) -> PreparedCall:
     """Everything that can go wrong before the archive is touched: read and validate the
     transcript, check its language and the audio against it, and check every line (and the
-    call rules, which read the ``case``: callee role, agency, initial communication …)."""
+    call rules, which read the ``case``: callee role, agency, initial communication …; when
+    none is given, the transcript header's inline ``case``)."""
     from assistant.audio.wav import wav_info
     from assistant.checker import Checker
 
@@ -98,7 +100,11 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
     if declared:
         _check_language(use_lang, rows, str(path))
     cid = call_id or str(meta.get("id") or path.stem)
-    prepared = PreparedCall(path, cid, use_lang, meta, [], warnings)
+    if case is None and meta.get("case") is not None:
+        if not isinstance(meta["case"], dict):
+            raise InputValidationError(f"{path}:1: the header's `case` must be a mapping of case details")
+        case = meta["case"]
+    prepared = PreparedCall(path, cid, use_lang, meta, [], warnings, case=dict(case or {}))
     if audio is not None:
         apath = Path(audio)
         info = wav_info(apath)

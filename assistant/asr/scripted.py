@@ -15,7 +15,8 @@ from assistant.text.normalize import is_cjk
 
 ROW_KEYS = ("speaker", "start", "end", "text", "words", "conf", "partial", "id", "seq", "lang", "findings", "error")
 HEADER_KEYS = ("id", "lang", "title", "audio", "audio_sha256", "channels", "channel_map", "sample_rate", "source", "model", "speakers",
-               "agent_id", "agent_name", "direction", "started_at", "case_id")
+               "agent_id", "agent_name", "direction", "started_at", "case_id",
+               "case", "channel", "expect", "note")  # case: inline case details; channel: e.g. voicemail; expect: call-level gold
 WORD_KEYS = ("w", "start", "end", "conf")
 
 

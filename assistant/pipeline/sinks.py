@@ -121,6 +121,7 @@ class ArchiveSink:
         self._path = Path(archive) if isinstance(archive, (str, Path)) else None
         self._key = key
         self._own = False
+        self._case: dict[str, Any] = {}
 
     @property
     def archive(self) -> Any:
@@ -139,6 +140,7 @@ class ArchiveSink:
         """Record what belongs in the archive."""
         if isinstance(event, CallStarted):
             m = dict(event.meta)
+            self._case = dict(m.get("case") or {})
             self.archive.start_call(event.call_id, case=m.get("case") or None, agent_id=str(m.get("agent_id", "")),
                                     agent_name=str(m.get("agent_name", "")), direction=str(m.get("direction", "outbound")),
                                     started_at=m.get("started_at"), lang=event.lang, channel_map=m.get("channel_map") or {},
@@ -148,6 +150,12 @@ class ArchiveSink:
             self.archive.add_utterance(event.call_id, event)
         elif isinstance(event, Finding) and not event.provisional:
             self.archive.add_finding(event.call_id, event.seq, event, int(event.extra.get("rule_version", 1)))
+            update = event.extra.get("case_update")
+            if update and self._case.get("id"):  # what the customer granted or refused goes onto the case
+                from assistant.archive.cases import merge_case
+
+                self._case = merge_case(self._case, update)
+                self.archive.put_case(self._case)
         elif isinstance(event, LowConfidence):
             self.archive.add_event(event.call_id, "low_confidence", f"utterance {event.seq} ({event.speaker}): {event.reason}")
         elif isinstance(event, Suggestion):
@@ -189,7 +197,7 @@ class PlainLogSink:
             self.write(f"{t['call']} {safe(event.call_id)}")
         elif isinstance(event, Utterance):
             self.write(f"[{clock(event.start)[3:11]}] {t.speaker(event.speaker)}: {safe(event.text)}")
-        elif isinstance(event, Finding) and event.kind == "contact":
+        elif isinstance(event, Finding) and event.kind == "contact" and "case_update" not in event.extra:
             self.write(f"  !! {t['contact_banner']}: {t.category(event.category)}: {safe(event.explanation)}")
         elif isinstance(event, Finding):
             if not event.provisional or self.verbose:

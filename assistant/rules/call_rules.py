@@ -319,19 +319,44 @@ class CallRules:
 
     def _customer(self, utt: Utterance, said: str, found: list[Finding]) -> list[Finding]:
         cues = [f.category for f in found]
+        if self.party != "verified" and self._has(said, ["consumer_role"]):  # a spouse (US), a guarantor (CN) …
+            self.party = "verified"
+            return self._customer_cues(utt, said, cues)
         confirms = self.asked and self._has(said, ["confirm"])
         # a pattern's wrong_party wins; the meaning layer's only when the line is no "yes, it's me"
         if any(f.category == "wrong_party" and (f.source == "rule" or not confirms) for f in found):
             self.party = "wrong"
         elif self.party == "unknown" and confirms:
             self.party = "verified"
+        return self._customer_cues(utt, said, cues)
+
+    def _customer_cues(self, utt: Utterance, said: str, cues: list[str]) -> list[Finding]:
+        out = self._time_window(utt, said)
         for rule in self.rules:
             if rule.check != "after_cue":
                 continue
             for cue in cues:
                 if cue in rule.cues and not any(o.rule.id == rule.id and not o.answered for o in self.open):
                     self.open.append(_Obligation(rule, cue, utt.seq, utt.text))
-        return []
+        return out
+
+    def _time_window(self, utt: Utterance, said: str) -> list[Finding]:
+        """A time of day the customer grants or refuses for calls: an ``info`` contact finding
+        whose ``case_update`` the archive writes onto the case (the contact rules read it)."""
+        from assistant.rules.time_windows import time_window
+
+        refused = self._has(said, ["refuse_window"])
+        if not refused and not self._has(said, ["grant_window"]):
+            return []
+        window = time_window(self.lang, said, granted=not refused)
+        if window is None:
+            return []
+        field_name = "inconvenient_times" if refused else "consent_time_windows"
+        words = {"zh": ("客户约定的联系时段", "客户不便接听的时段"), "en": ("Time the customer agreed to be called", "Time the customer said not to call")}
+        label = words.get(self.lang, words["en"])[1 if refused else 0]
+        return [Finding("contact", "contact.time_window", f"{self.lang}.call.time_window", "info", 0, len(utt.text), utt.text[:120],
+                        explanation=f"{label}: {window}",
+                        extra={"call_rule": True, "case_update": {field_name: [window]}}, seq=utt.seq)]
 
     def _agent(self, utt: Utterance, said: str) -> list[Finding]:
         out: list[Finding] = []

@@ -29,7 +29,7 @@ from assistant.rules.loader import lexicon_root
 
 FILE = "call/contact.yaml"
 OUTCOMES = ("conversation", "voicemail", "unanswered", "connected")
-CHECKS = ("hours", "per_day", "rolling", "after_conversation", "case_flag")
+CHECKS = ("hours", "refused_hours", "per_day", "rolling", "after_conversation", "case_flag")
 JURISDICTION = {"zh": "CN", "en": "US"}
 
 _E, _C, _M, _P = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
@@ -50,6 +50,7 @@ US_CONTIGUOUS = (_E, _C, _M, "America/Phoenix", _P)
 DETAILS: dict[str, dict[str, str]] = {
     "zh": {
         "hours": "债务人当地时间 {local} （{zone}），允许时段为 {start}–{end}（另有约定的时段除外）。",
+        "refused": "债务人当地时间 {local} （{zone}）在其表示不便接听的时段 {window} 内。",
         "per_day": "{day} 已有 {count} 次{outcomes}通话，这将是第 {next} 次，上限 {limit} 次。",
         "rolling": "最近 {days} 天已拨打 {count} 次，这将是第 {next} 次，超过 {limit} 次。",
         "after_conversation": "{day} 已通话（第1天），{until} 之前不应再拨打。",
@@ -58,6 +59,7 @@ DETAILS: dict[str, dict[str, str]] = {
     },
     "en": {
         "hours": "It is {local} ({zone}); allowed {start}–{end} unless the debtor agreed to another window.",
+        "refused": "It is {local} ({zone}), inside {window}, a time the consumer said is inconvenient.",
         "per_day": "{count} {outcomes} call(s) already on {day}: this would be number {next}, the limit is {limit}.",
         "rolling": "{count} calls placed in the last {days} days: this would be number {next}, more than {limit}.",
         "after_conversation": "A conversation took place on {day} (day 1): no call before {until}.",
@@ -205,7 +207,7 @@ def load_contact_rules(lang: str, root: str | None = None) -> ContactRules:
     data, loc, problems = read_checked(path, SCHEMA)
     if problems or loc is None:
         raise RuleFileError(problems or [f"{path}:1: cannot read"])
-    needs = {"hours": ("allowed_from", "allowed_until"), "per_day": ("limit", "outcomes"), "rolling": ("limit", "days"),
+    needs = {"hours": ("allowed_from", "allowed_until"), "refused_hours": (), "per_day": ("limit", "outcomes"), "rolling": ("limit", "days"),
              "after_conversation": ("days",), "case_flag": ("field",)}
     rules = []
     for i, spec in enumerate(data["rules"]):
@@ -277,16 +279,16 @@ def parse_when(value: str | datetime | None, zones: Sequence[str], now: datetime
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _windows(case: Mapping[str, Any]) -> list[tuple[time, time]]:
-    """``consent_time_windows``: ``"22:00-22:30"`` strings or ``{from, to}`` mappings."""
+def _windows(case: Mapping[str, Any], key: str = "consent_time_windows") -> list[tuple[time, time]]:
+    """``consent_time_windows`` (or ``inconvenient_times``): ``"22:00-22:30"`` strings or ``{from, to}`` mappings."""
     out = []
-    for item in case.get("consent_time_windows") or []:
+    for item in case.get(key) or []:
         if isinstance(item, Mapping):
             start, end = str(item.get("from", "")), str(item.get("to", ""))
         else:
             start, _, end = str(item).partition("-")
         if not (re.fullmatch(r"\s*\d{1,2}:\d\d\s*", start) and re.fullmatch(r"\s*\d{1,2}:\d\d\s*", end)):
-            raise CaseError(f"case {case.get('id', '?')}: consent window {item!r} is not HH:MM-HH:MM")
+            raise CaseError(f"case {case.get('id', '?')}: {key} window {item!r} is not HH:MM-HH:MM")
         out.append((_clock(start.strip()), _clock(end.strip())))
     return out
 
@@ -333,6 +335,14 @@ def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Seq
             t = local.time().replace(second=0, microsecond=0)
             if not _within(t, rule.allowed_from, rule.allowed_until) and not any(_within(t, a, b) for a, b in windows):
                 return say["hours"].format(local=f"{local:%H:%M}", zone=z, start=f"{rule.allowed_from:%H:%M}", end=f"{rule.allowed_until:%H:%M}")
+        return ""
+    if rule.check == "refused_hours":
+        for z in zones:
+            local = at.astimezone(ZoneInfo(z))
+            t = local.time().replace(second=0, microsecond=0)
+            for a, b in _windows(case, "inconvenient_times"):
+                if _within(t, a, b):
+                    return say["refused"].format(local=f"{local:%H:%M}", zone=z, window=f"{a:%H:%M}–{b:%H:%M}")
         return ""
     if rule.check == "per_day":
         zone = ZoneInfo(zones[0])
