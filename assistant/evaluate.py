@@ -204,7 +204,8 @@ def evaluate_call(path: str | Path, checker: Any = None, lang: str | None = None
     if not isinstance(expected, list) or not all(isinstance(c, str) for c in expected) or not isinstance(case, dict):
         raise TranscriptError(f"{path}:1: `expect` is a list of categories and `case` a mapping")
     prepared = prepare_import(path, lang=lang, checker=checker, case=case)
-    raised = {e.category for _, events in prepared.judged for e in events if isinstance(e, Finding) and e.extra.get("call_rule")}
+    raised = {e.category for _, events in prepared.judged for e in events
+              if isinstance(e, Finding) and e.extra.get("call_rule") and "case_update" not in e.extra}  # notes on the case are not findings
     started = parse_time(head.get("started_at"))
     if case and started is not None:  # was the call allowed then (no history: the gold call alone)
         raised |= {f.category for f in contact_findings(None, case, started, prepared.lang)}

@@ -268,3 +268,28 @@ def test_eval_scores_call_level_gold_per_rule(tmp_path):
     assert row.split()[1:6] == ["1", "1", "1.000", "1.000", "1.000"]
     assert "wrong_gold.jsonl: missed missing.dispute_handling" in res.output
     assert "summary calls lang=zh: precision=1.000 recall=0.667" in res.output
+
+
+def test_stop_calling_and_an_attorney_said_in_a_call_are_recorded_and_block_later_calls(tmp_path):
+    case = write_case(tmp_path, {"id": "K-US-S", "lang": "en", "debtor_state": "NY"})
+    db = str(tmp_path / "a.db")
+    runner = CliRunner()
+
+    def import_call(name: str, customer: str) -> None:
+        path = tmp_path / f"{name}.jsonl"
+        rows = [{"call": {"id": name, "lang": "en", "started_at": "2026-11-02T11:00:00-05:00"}},
+                {"speaker": "agent", "start": 0.0, "end": 3.0, "text": "Hi, this is Kevin Moss with Ridgeway Financial. Am I speaking with Dana Price?"},
+                {"speaker": "customer", "start": 3.0, "end": 6.0, "text": customer}]
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+        res = runner.invoke(cli, ["archive", "import", str(path), "--case", str(case), "--archive", db])
+        assert res.exit_code == 0, res.output
+
+    import_call("s1", "Yes. Stop calling my work number, my cell is fine.")  # a number-specific request: no medium opt-out
+    res = runner.invoke(cli, ["precall", str(case), "--at", "2026-12-05T11:00", "--archive", db, "--format", "json"])
+    assert json.loads(res.output)[0]["allowed"], res.output
+    import_call("s2", "Yes, it's me. Stop calling me and put everything in writing.")
+    res = runner.invoke(cli, ["precall", str(case), "--at", "2026-12-05T11:00", "--archive", db, "--format", "json"])
+    assert [r["rule_id"] for r in json.loads(res.output)[0]["reasons"]] == ["en.contact.medium_optout"]
+    import_call("s3", "Yes. My attorney, Dana Kim at Kim Legal, is handling this now.")
+    res = runner.invoke(cli, ["precall", str(case), "--at", "2026-12-05T11:00", "--archive", db, "--format", "json"])
+    assert {r["rule_id"] for r in json.loads(res.output)[0]["reasons"]} == {"en.contact.medium_optout", "en.contact.attorney_on_file"}

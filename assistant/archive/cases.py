@@ -5,6 +5,8 @@ from typing import Any, Mapping
 
 # case fields that are lists of what debtors said in calls: merged, never replaced
 NOTED_FIELDS = ("consent_time_windows", "inconvenient_times", "medium_optouts", "workplace_prohibited")
+# case fields a call can set (true once said: an attorney on file)
+NOTED_FLAGS = ("attorney_on_file",)
 
 
 def merge_case(case: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -35,4 +37,6 @@ def recorded_case(archive: Any, case: Mapping[str, Any]) -> dict[str, Any]:
         meta = json.loads(row[0] or "{}")
     except ValueError:
         return dict(case)
-    return merge_case(case, {k: meta[k] for k in NOTED_FIELDS if isinstance(meta.get(k), list)})
+    noted = {k: meta[k] for k in NOTED_FIELDS if isinstance(meta.get(k), list)}
+    noted.update({k: True for k in NOTED_FLAGS if meta.get(k) is True})
+    return merge_case(case, noted)

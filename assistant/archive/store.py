@@ -412,6 +412,9 @@ class Archive:
             chain.canonical(case)
         except (TypeError, ValueError) as exc:
             raise InputValidationError(f"case {case['id']}: values must be text, numbers, lists or mappings ({exc})") from exc
+        from assistant.archive.cases import recorded_case
+
+        case = recorded_case(self, case)  # what calls noted on it (windows, opt-outs, attorney) is kept
         known = {c for c in self.db["cases"].columns_dict}
         row = {k: _stored(v) for k, v in case.items() if k in known}
         row["id"] = str(case["id"])

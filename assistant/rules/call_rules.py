@@ -74,6 +74,24 @@ SCHEMA: dict[str, Any] = {
             "required": ["debt", "collecting", "identity_ask", "confirm"],
             "additionalProperties": {**_STRINGS, "minItems": 1},
         },
+        "case_notes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "category", "cue", "update", "explanation"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^(zh|en)\.call\.note_[a-z_]+$"},
+                    "category": {"type": "string", "pattern": r"^contact\.[a-z_]+$"},
+                    "cue": {"enum": list(CUE_CATEGORIES)},
+                    "pattern_only": {"type": "boolean"},
+                    "requires": {"type": "array", "items": {"type": "string"}},
+                    "unless": {"type": "array", "items": {"type": "string"}},
+                    "update": {"type": "object", "minProperties": 1},
+                    "explanation": {"type": "string", "minLength": 1},
+                },
+            },
+        },
         "rules": {
             "type": "array",
             "minItems": 1,
@@ -175,12 +193,28 @@ class CallRule:
 
 
 @dataclass(frozen=True)
+class CaseNote:
+    """What a customer cue changes on the case (``attorney_on_file``, an opted-out medium …):
+    the archive writes ``update`` onto the case, and the contact rules read it."""
+
+    id: str
+    category: str
+    cue: str
+    update: Mapping[str, Any]
+    explanation: str
+    pattern_only: bool = False  # only a cue the patterns found (not the meaning layer's)
+    requires: tuple[str, ...] = ()  # term sets the line must match
+    unless: tuple[str, ...] = ()  # term sets it must not
+
+
+@dataclass(frozen=True)
 class CallRuleSet:
-    """A language's call rules and the named term sets they share."""
+    """A language's call rules, case notes and the named term sets they share."""
 
     lang: str
     terms: Mapping[str, tuple[str, ...]]
     rules: tuple[CallRule, ...]
+    notes: tuple[CaseNote, ...] = ()
 
 
 def _example(spec: Mapping[str, Any]) -> CallExample:
@@ -240,9 +274,16 @@ def load_call_rules(lang: str, root: str | None = None) -> CallRuleSet:
             tuple(spec.get("cues", ())), tuple(spec.get("breaks_with", ())), bool(spec.get("keeps_after_answer", False)),
             tuple(spec.get("forbids", ())), tuple(_example(e) for e in spec["examples"]["raise"]),
             tuple(_example(e) for e in spec["examples"]["pass"])))
+    notes = []
+    for i, spec in enumerate(data.get("case_notes") or []):
+        for name in [*spec.get("requires", []), *spec.get("unless", [])]:
+            if name not in terms:
+                problems.append(f"{path}:{loc.line(['case_notes', i])}: {spec['id']}: no term set {name!r}")
+        notes.append(CaseNote(spec["id"], spec["category"], spec["cue"], dict(spec["update"]), spec["explanation"].strip(),
+                              bool(spec.get("pattern_only", False)), tuple(spec.get("requires", ())), tuple(spec.get("unless", ()))))
     if problems:
         raise RuleFileError(problems)
-    return CallRuleSet(lang, terms, tuple(rules))
+    return CallRuleSet(lang, terms, tuple(rules), tuple(notes))
 
 
 @dataclass
@@ -321,23 +362,36 @@ class CallRules:
         cues = [f.category for f in found]
         if self.party != "verified" and self._has(said, ["consumer_role"]):  # a spouse (US), a guarantor (CN) …
             self.party = "verified"
-            return self._customer_cues(utt, said, cues)
+            return self._customer_cues(utt, said, cues, found)
         confirms = self.asked and self._has(said, ["confirm"])
         # a pattern's wrong_party wins; the meaning layer's only when the line is no "yes, it's me"
         if any(f.category == "wrong_party" and (f.source == "rule" or not confirms) for f in found):
             self.party = "wrong"
         elif self.party == "unknown" and confirms:
             self.party = "verified"
-        return self._customer_cues(utt, said, cues)
+        return self._customer_cues(utt, said, cues, found)
 
-    def _customer_cues(self, utt: Utterance, said: str, cues: list[str]) -> list[Finding]:
-        out = self._time_window(utt, said)
+    def _customer_cues(self, utt: Utterance, said: str, cues: list[str], found: Sequence[Finding] = ()) -> list[Finding]:
+        out = self._time_window(utt, said) + self._notes(utt, said, found)
         for rule in self.rules:
             if rule.check != "after_cue":
                 continue
             for cue in cues:
                 if cue in rule.cues and not any(o.rule.id == rule.id and not o.answered for o in self.open):
                     self.open.append(_Obligation(rule, cue, utt.seq, utt.text))
+        return out
+
+    def _notes(self, utt: Utterance, said: str, found: Sequence[Finding]) -> list[Finding]:
+        """What the customer's cues change on the case (``case_notes``): ``info`` contact
+        findings whose ``case_update`` the archive writes onto the case."""
+        out = []
+        for note in self.ruleset.notes:
+            if not any(f.category == note.cue and (f.source == "rule" or not note.pattern_only) for f in found):
+                continue
+            if (note.requires and not all(self._has(said, [n]) for n in note.requires)) or (note.unless and self._has(said, note.unless)):
+                continue
+            out.append(Finding("contact", note.category, note.id, "info", 0, len(utt.text), utt.text[:120], explanation=note.explanation,
+                               extra={"call_rule": True, "case_update": dict(note.update)}, seq=utt.seq))
         return out
 
     def _time_window(self, utt: Utterance, said: str) -> list[Finding]:
