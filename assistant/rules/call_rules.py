@@ -28,11 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from assistant._yaml import read_checked
 from assistant.constants import CUE_CATEGORIES, LANGUAGES
 from assistant.errors import RuleFileError
 from assistant.events import Finding, Severity, Speaker, Utterance, as_kind, as_severity, as_speaker
-from assistant.rules.loader import compile_regex, language_normalizer, lexicon_root
+from assistant.rules.loader import compile_regex, language_normalizer, read_language_file
 from assistant.rules.obligations import load_obligations
 
 FILE = "call/rules.yaml"
@@ -226,12 +225,8 @@ def _example(spec: Mapping[str, Any]) -> CallExample:
 @lru_cache(maxsize=4)
 def load_call_rules(lang: str, root: str | None = None) -> CallRuleSet:
     """The call rules of a language (:class:`RuleFileError` naming the line of every problem)."""
-    path = (Path(root) if root else lexicon_root()) / lang / FILE
-    data, loc, problems = read_checked(path, SCHEMA)
-    if problems or loc is None:
-        raise RuleFileError(problems or [f"{path}:1: cannot read"])
-    if data["lang"] != lang:
-        raise RuleFileError([f"{path}:1: lang is {data['lang']!r} but the file is under {lang}/"])
+    path, data, loc = read_language_file(lang, FILE, SCHEMA, root)
+    problems: list[str] = []
     terms = {name: tuple(patterns) for name, patterns in data["terms"].items()}
     for name, patterns in terms.items():
         for k, pattern in enumerate(patterns):

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from assistant._yaml import read_checked
 from assistant.constants import LANGUAGES
 from assistant.errors import CaseError, RuleFileError
 from assistant.events import Finding, Severity, as_severity
-from assistant.rules.loader import lexicon_root
+from assistant.rules.loader import read_language_file
 
 FILE = "call/contact.yaml"
 OUTCOMES = ("conversation", "voicemail", "unanswered", "connected")
@@ -203,10 +202,8 @@ def _clock(value: str) -> time:
 @lru_cache(maxsize=4)
 def load_contact_rules(lang: str, root: str | None = None) -> ContactRules:
     """The contact rules of a language's jurisdiction (:class:`RuleFileError` naming the line of any problem)."""
-    path = (Path(root) if root else lexicon_root()) / lang / FILE
-    data, loc, problems = read_checked(path, SCHEMA)
-    if problems or loc is None:
-        raise RuleFileError(problems or [f"{path}:1: cannot read"])
+    path, data, loc = read_language_file(lang, FILE, SCHEMA, root)
+    problems: list[str] = []
     needs = {"hours": ("allowed_from", "allowed_until"), "refused_hours": (), "per_day": ("limit", "outcomes"), "rolling": ("limit", "days"),
              "after_conversation": ("days",), "case_flag": ("field",)}
     rules = []

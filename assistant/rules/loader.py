@@ -147,6 +147,18 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def read_language_file(lang: str, name: str, schema: dict[str, Any], root: str | Path | None = None) -> tuple[Path, Any, LineLocator]:
+    """``<root>/<lang>/<name>`` read and checked against ``schema`` and its ``lang`` field:
+    ``(path, data, locator)``; :class:`RuleFileError` naming the line of every problem."""
+    path = (Path(root) if root else lexicon_root()) / lang / name
+    data, loc, problems = read_checked(path, schema)
+    if not problems and isinstance(data, dict) and data.get("lang") != lang:
+        problems = [f"{path}:1: lang is {data.get('lang')!r} but the file is under {lang}/"]
+    if problems or loc is None:
+        raise RuleFileError(problems or [f"{path}:1: cannot read"])
+    return path, data, loc
+
+
 @lru_cache(maxsize=None)
 def compile_regex(pattern: str) -> "re.Pattern[str]":
     """A rule regex, compiled once per process (the loader validates it, the engine uses it;

@@ -15,10 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from assistant._yaml import read_checked
 from assistant.constants import CUE_CATEGORIES
 from assistant.errors import RuleFileError
-from assistant.rules.loader import compile_regex, language_normalizer, lexicon_root
+from assistant.rules.loader import compile_regex, language_normalizer, read_language_file
 
 FILE = "_obligations.yaml"
 
@@ -75,13 +74,7 @@ class Obligation:
 @lru_cache(maxsize=4)
 def load_obligations(lang: str, root: str | None = None) -> dict[str, CueRule]:
     """The cue rules of a language (:class:`RuleFileError` naming the line of any problem)."""
-    path = Path(root) if root else lexicon_root()
-    path = path / lang / FILE
-    data, loc, problems = read_checked(path, SCHEMA)
-    if not problems and data["lang"] != lang:
-        problems = [f"{path}:1: lang is {data['lang']!r} but the file is under {lang}/"]
-    if problems:
-        raise RuleFileError(problems)
+    path, data, loc = read_language_file(lang, FILE, SCHEMA, root)
     within = int(data["within"])
     out = {}
     for cue, spec in data["cues"].items():
@@ -89,7 +82,7 @@ def load_obligations(lang: str, root: str | None = None) -> dict[str, CueRule]:
             try:
                 compile_regex(pattern)
             except re.error as exc:
-                raise RuleFileError([f"{path}:{loc.line(['cues', cue, 'answered_by', k]) if loc else 1}: {cue}: bad regex: {exc}"]) from exc
+                raise RuleFileError([f"{path}:{loc.line(['cues', cue, 'answered_by', k])}: {cue}: bad regex: {exc}"]) from exc
         ex = spec["examples"]
         out[cue] = CueRule(cue, tuple(spec["answered_by"]), int(spec.get("within", within)), tuple(ex["answers"]), tuple(ex.get("misses") or ()))
     return out
