@@ -73,7 +73,10 @@ def test_every_call_rule_cites_the_catalogue_or_says_no_regulation_backs_it():
 
     import yaml
 
-    catalogue = yaml.safe_load((Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml").read_text(encoding="utf-8"))
+    source = Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml"
+    if not source.exists():
+        pytest.skip("the rules catalogue (../shared/reference) is not beside the project")
+    catalogue = yaml.safe_load(source.read_text(encoding="utf-8"))
     known = {r["id"] for r in catalogue["rules"]}
     for lang in LANGUAGES:
         for rule in load_call_rules(lang).rules:

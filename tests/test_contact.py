@@ -106,7 +106,10 @@ def test_us_case_flags_cease_attorney_optout_and_work_numbers():
 
 
 def test_every_contact_rule_cites_the_catalogue():
-    catalogue = yaml.safe_load((Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml").read_text(encoding="utf-8"))
+    source = Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml"
+    if not source.exists():
+        pytest.skip("the rules catalogue (../shared/reference) is not beside the project")
+    catalogue = yaml.safe_load(source.read_text(encoding="utf-8"))
     known = {r["id"] for r in catalogue["rules"]}
     for lang in ("zh", "en"):
         for rule in load_contact_rules(lang).rules:
