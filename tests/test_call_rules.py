@@ -8,7 +8,7 @@ import pytest
 
 from assistant.checker import Checker
 from assistant.constants import LANGUAGES
-from assistant.events import Utterance, as_speaker
+from assistant.events import Finding, Utterance, as_speaker
 from assistant.rules.call_rules import CallRules, load_call_rules, run_example
 
 CASES = [(lang, rule.id, kind, k, ex) for lang in LANGUAGES for rule in load_call_rules(lang).rules
@@ -144,3 +144,18 @@ def test_the_call_level_gold_set_stays_above_its_floor(checkers, lang, floor):
         assert use == lang
         report.add(path.name, expected, raised)
     assert report.calls >= 15 and report.counts().f1 >= floor, "\n".join(report.lines(lang, show_errors=True))
+
+
+def test_an_obligation_opened_by_a_line_the_recogniser_was_unsure_of_never_raises_a_critical_alert(checkers):
+    from assistant.events import Word
+    from assistant.pipeline import CallPipeline
+    from assistant.testing import MemorySink
+
+    mem = MemorySink()
+    pipe = CallPipeline("u1", "zh", checker=checkers["zh"], sinks=[mem], suggest=False)
+    pipe.feed(Utterance("u1", 1, "agent", 0.0, 3.0, "您好，我是长江银行的专员陈明，本次通话录音，请问是周敏女士本人吗？"))
+    heard = "我真的活不下去了，不想活了。"
+    pipe.feed(Utterance("u1", 2, "customer", 3.0, 6.0, heard, (Word(heard, 3.0, 6.0, 0.2),)))  # a misheard line
+    pipe.finish()
+    (care,) = [f for f in mem.of(Finding) if f.category == "missing.distress_care"]
+    assert care.severity == "minor" and care.extra["heard_severity"] == "critical" and care.low_confidence

@@ -61,6 +61,13 @@ def word_times(text: str, words: Sequence[Word], start: int, end: int) -> tuple[
     return (first, last) if first is not None and last is not None else None
 
 
+def _capped(f: Finding, unsure: str) -> Finding:
+    """A finding heard on (or opened by) an utterance the recogniser was unsure of: never
+    above ``minor``, marked with why (its heard severity kept)."""
+    return replace(f, severity="minor" if f.severity in ("critical", "major") else f.severity,
+                   extra={**f.extra, "low_confidence": unsure, "heard_severity": f.severity})
+
+
 def _recognise(call: Any, *args: Any) -> list[Any]:
     """A recogniser call; its failure becomes a SpeechEngineError naming it."""
     try:
@@ -129,6 +136,7 @@ class CallPipeline:
                                        int(days) if days is not None else None, top)
         self.turns: list[Turn] = []
         self.end_findings: list[Finding] = []  # raised when the call ended (call rules: what was still owed)
+        self._unsure: dict[int, str] = {}  # utterance seq → why the recogniser's result cannot be trusted
         self.shown: list[Suggestion] = []  # the suggestions on screen now
         self._provisional: dict[str, dict[str, Finding]] = {}  # speaker → category → provisional alert shown
         self.started = False
@@ -201,17 +209,20 @@ class CallPipeline:
         findings: list[Finding] = []
         for checker in self.checkers:
             findings += [self._locate(f, utt.text, utt.words, utt.start, utt.end, utt.seq, utt.speaker) for f in checker.final(utt)]
-        line_findings = list(findings)
-        for checker in self.checkers:
-            turn = getattr(checker, "turn", None)
-            if turn is not None:
-                findings += [self._locate(f, utt.text, utt.words, utt.start, utt.end, utt.seq, utt.speaker) for f in turn(utt, line_findings)]
         unsure = self.low_confidence(utt)
         low = None
         if unsure:
             low = LowConfidence(self.call_id, utt.seq, utt.speaker, unsure)
-            findings = [replace(f, severity="minor" if f.severity in ("critical", "major") else f.severity,
-                                extra={**f.extra, "low_confidence": unsure, "heard_severity": f.severity}) for f in findings]
+            self._unsure[utt.seq] = unsure
+            findings = [_capped(f, unsure) for f in findings]
+        line_findings = list(findings)
+        for checker in self.checkers:
+            turn = getattr(checker, "turn", None)
+            if turn is not None:
+                for f in turn(utt, line_findings):
+                    f = self._locate(f, utt.text, utt.words, utt.start, utt.end, utt.seq, utt.speaker)
+                    why = unsure or self._unsure.get(f.extra.get("opened_by") or -1, "")
+                    findings.append(_capped(f, why) if why else f)
         confirmed = {f.category for f in findings}
         withdrawn = [Withdrawn(self.call_id, p) for cat, p in self._provisional.pop(utt.speaker, {}).items() if cat not in confirmed]
         stage = self.tracker.feed(utt, findings)
@@ -244,7 +255,8 @@ class CallPipeline:
                 utt = by_seq.get(f.seq)
                 f = replace(f, call_id=self.call_id, speaker=utt.speaker if utt else "", audio_start=round(utt.start, 3) if utt else None,
                             audio_end=round(utt.end, 3) if utt else None)
-                out.append(f)
+                why = self._unsure.get(f.extra.get("opened_by") or -1, "") or self._unsure.get(f.seq, "")
+                out.append(_capped(f, why) if why else f)
         self.end_findings += out
         return out
 
