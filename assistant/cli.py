@@ -482,12 +482,14 @@ def settings_(fmt: str) -> None:
 
 
 from assistant._cli_archive import archive  # noqa: E402 - commands defined in their own modules
+from assistant._cli_audit import audit  # noqa: E402
 from assistant._cli_calls import check_call, precall  # noqa: E402
 from assistant._cli_live import demo, live  # noqa: E402
 from assistant._cli_scripts import practice, scripts  # noqa: E402
 from assistant._cli_speech import devices, models, transcribe  # noqa: E402
 
 cli.add_command(archive)
+cli.add_command(audit)
 cli.add_command(check_call)
 cli.add_command(precall)
 cli.add_command(scripts)

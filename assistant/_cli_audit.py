@@ -1,0 +1,64 @@
+"""``callassist audit``: check and archive a whole folder of recordings."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, lang_option, text_table
+from assistant._screen import safe
+
+
+@click.command("audit")
+@archive_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU, at most 4).")
+@click.option("--transcripts-only", is_flag=True, help="Only recordings with a transcript beside them (no speech model needed).")
+@click.option("--model", help="Speech model for WAVs without a transcript (directory, alias or installed name).")
+@lang_option("Language of the calls (default: each transcript's header, else detected).")
+@click.pass_context
+def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, transcripts_only: bool, model: str | None, lang: str | None) -> None:
+    """Check and archive every recording under PATHS (WAV, timed transcript, or both).
+
+    Recordings already in the archive are skipped, so a second run, or a run after an
+    interruption, does only what is left. A file that fails is listed and the rest go on
+    (exit 1 when any failed). A `NAME.case.yaml` beside a recording is its case. Example:
+
+        callassist audit recordings_fixtures/zh --transcripts-only --workers 1
+    """
+    from assistant.archive.audit import default_workers, find_recordings, run_audit
+    from assistant.archive.store import Archive
+    from assistant.files import make_private_dir
+
+    recordings, left = find_recordings(paths, transcripts_only)
+    for line in left:
+        click.echo(f"skipped: {safe(line)}", err=True)
+    if not recordings:
+        click.echo("no recordings found (WAV or timed-transcript JSONL files)", err=True)
+        return
+    path = archive_path(ctx)
+    make_private_dir(path.parent)
+    store = Archive(path)
+    ctx.call_on_close(store.close)
+    for call_id in store.recover():
+        click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
+    with click.progressbar(length=len(recordings), label="auditing", file=sys.stderr, item_show_func=lambda name: name) as bar:
+        summary = run_audit(store, recordings, workers=workers or default_workers(), model=model, lang=lang,
+                            progress=lambda name: bar.update(1, name))
+    if not summary.audited and not summary.failed:
+        click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {path}")
+        return
+    click.echo(f"audited {len(summary.audited)} call(s), {summary.audio_seconds / 3600:.2f} h of audio; "
+               f"skipped {len(summary.skipped)} already archived; {len(summary.failed)} failed")
+    if summary.severities:
+        click.echo("flags by severity: " + ", ".join(f"{k} {v}" for k, v in summary.severities.most_common()))
+    if summary.categories:
+        rows = [{"category": k, "flags": v} for k, v in summary.categories.most_common()]
+        click.echo(text_table(rows, ["category", "flags"]))
+    if summary.seconds:
+        click.echo("slowest: " + ", ".join(f"{safe(name)} {s:.1f} s" for name, s in summary.slowest()))
+    for name, reason in summary.failed:
+        click.echo(f"FAILED: {safe(name)}: {safe(reason)}")
+    if summary.failed:
+        ctx.exit(EXIT_FAILED)

@@ -1,0 +1,208 @@
+"""Audit a folder of recordings: every call checked and archived, in parallel, resumable.
+
+A recording is a WAV, a timed transcript (JSONL), or both under one name (``NAME.wav`` +
+``NAME.jsonl``: the transcript is used and the audio recorded with it). A WAV alone is
+transcribed with a speech model first (unless ``transcripts_only``). A sidecar
+``NAME.case.yaml`` is the call's case. Worker processes read, transcribe and check (the
+slow part); this process writes each call to the archive in one transaction, so a killed
+audit leaves whole calls only. A recording already in the archive (its audio's SHA-256, or
+its call id sealed) is skipped: running the audit again resumes where it stopped. A file
+that fails is reported with the reason and the batch goes on.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from assistant.errors import CallassistError
+
+_worker_checker: Any = None  # one Checker per worker process
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One call to audit: its name, transcript and/or audio, and case file."""
+
+    name: str
+    transcript: Path | None = None
+    audio: Path | None = None
+    case_file: Path | None = None
+
+
+@dataclass
+class AuditSummary:
+    """What an audit did."""
+
+    audited: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    severities: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def slowest(self, n: int = 3) -> list[tuple[str, float]]:
+        """The files that took longest to check."""
+        return sorted(self.seconds.items(), key=lambda kv: -kv[1])[:n]
+
+
+def find_recordings(paths: Iterable[str | Path], transcripts_only: bool = False) -> tuple[list[Recording], list[str]]:
+    """The recordings under ``paths`` (folders are searched recursively), in name order, and
+    the files left out with why."""
+    files: list[Path] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            files += [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".wav", ".jsonl")]
+        elif p.is_file():
+            files.append(p)
+    by_name: dict[Path, dict[str, Path]] = {}
+    for f in files:
+        by_name.setdefault(f.with_suffix(""), {})[f.suffix.lower()] = f
+    out, left = [], []
+    for stem, found in sorted(by_name.items()):
+        transcript, audio = found.get(".jsonl"), found.get(".wav")
+        if transcript is None and audio is None:
+            continue
+        if transcript is None and transcripts_only:
+            left.append(f"{audio}: no transcript beside it (--transcripts-only)")
+            continue
+        case = stem.with_name(stem.name + ".case.yaml")
+        out.append(Recording(stem.name, transcript, audio, case if case.is_file() else None))
+    return out, left
+
+
+def _prepare(rec: Recording, model: str | None, lang: str | None) -> tuple[Any, float]:
+    """In a worker: transcribe if needed, then read, validate and check the call."""
+    global _worker_checker
+    from assistant.archive.importer import load_case, prepare_import
+    from assistant.checker import Checker
+
+    started = time.perf_counter()
+    if _worker_checker is None:
+        _worker_checker = Checker()
+    case = load_case(rec.case_file) if rec.case_file else None
+    if rec.transcript is not None:
+        prepared = prepare_import(rec.transcript, audio=rec.audio, lang=lang, checker=_worker_checker, case=case)
+    else:
+        assert rec.audio is not None
+        with tempfile.TemporaryDirectory(prefix="callassist-audit-") as tmp:
+            transcript = Path(tmp) / f"{rec.name}.jsonl"
+            transcribe_wav(rec.audio, transcript, model, lang)
+            prepared = prepare_import(transcript, audio=rec.audio, lang=lang, checker=_worker_checker, case=case)
+        prepared.path = rec.audio
+    return prepared, time.perf_counter() - started
+
+
+def transcribe_wav(audio: Path, out: Path, model: str | None, lang: str | None) -> None:
+    """Write the timed transcript of a WAV file (channels: agent, customer) with a speech model."""
+    from assistant.asr.models import locate_model, model_language
+    from assistant.asr.vosk import VoskRecognizer
+    from assistant.audio.wav import WavFileSource
+    from assistant.pipeline import CallPipeline
+    from assistant.pipeline.sinks import TranscriptSink
+
+    model_dir = locate_model(model, lang or "zh")
+    wav = WavFileSource(audio, None)
+    speakers = sorted(wav.channel_map.values())
+    meta = {"id": audio.stem, "lang": model_language(model_dir) or lang or "zh", "source": audio.name, "model": model_dir.name, "speakers": speakers}
+    with out.open("w", encoding="utf-8") as fh:
+        sink = TranscriptSink(fh, "jsonl", False, meta)
+        pipeline = CallPipeline(audio.stem, str(meta["lang"]), recognizers={s: VoskRecognizer(model_dir) for s in speakers}, checkers=(),
+                                suggest=False, sinks=[sink])
+        pipeline.start()
+        for chunk in wav:
+            pipeline.feed(chunk)
+        pipeline.finish()
+
+
+def _already(archive: Any) -> tuple[set[str], set[str]]:
+    """Audio digests and sealed call ids already in the archive."""
+    digests = {row[0] for row in archive.conn.execute("SELECT sha256 FROM audio_files")}
+    sealed = {c["call_id"] for c in archive.calls() if c["status"] == "sealed"}
+    return digests, sealed
+
+
+def _call_id(rec: Recording) -> str:
+    """The id a recording's call gets: its transcript header's, else the file name."""
+    if rec.transcript is not None:
+        import json
+
+        try:
+            with rec.transcript.open("rb") as fh:
+                head = json.loads(fh.readline())
+            if isinstance(head, dict) and isinstance(head.get("call"), dict) and head["call"].get("id"):
+                return str(head["call"]["id"])
+        except (OSError, ValueError):
+            pass
+    return rec.name
+
+
+def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, model: str | None = None, lang: str | None = None,
+              progress: Callable[[str], None] | None = None) -> AuditSummary:
+    """Check and archive every recording not archived yet; see the module docstring."""
+    from assistant.archive.importer import record_import
+    from assistant.files import file_digest
+
+    summary = AuditSummary()
+    digests, sealed = _already(archive)
+    todo = []
+    for rec in recordings:
+        if _call_id(rec) in sealed or (rec.audio is not None and file_digest(rec.audio) in digests):
+            summary.skipped.append(rec.name)
+            if progress:
+                progress(rec.name)
+        else:
+            todo.append(rec)
+
+    def record(rec: Recording, done: Future[tuple[Any, float]]) -> None:
+        try:
+            prepared, took = done.result()
+            case = prepared.case or None
+            status = archive.status(prepared.call_id)
+            result = record_import(archive, prepared, case=case, resume=status == "interrupted")
+        except CallassistError as exc:
+            summary.failed.append((rec.name, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad file never stops the batch: it is reported
+            summary.failed.append((rec.name, f"{type(exc).__name__}: {exc}"))
+            return
+        summary.audited.append(rec.name)
+        summary.seconds[rec.name] = took
+        if prepared.audio_info is not None:
+            summary.audio_seconds += float(prepared.audio_info.duration)
+        for category, count in result.findings.items():
+            summary.categories[category] += count
+        for _, events in prepared.judged:
+            summary.severities.update(getattr(e, "severity", "") for e in events if hasattr(e, "rule_id"))
+
+    if workers <= 1:
+        for rec in todo:
+            future: Future[tuple[Any, float]] = Future()
+            try:
+                future.set_result(_prepare(rec, model, lang))
+            except Exception as exc:  # noqa: BLE001 - reported by record()
+                future.set_exception(exc)
+            record(rec, future)
+            if progress:
+                progress(rec.name)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [(rec, pool.submit(_prepare, rec, model, lang)) for rec in todo]
+            for rec, future in futures:  # in order: the archive gets calls in name order
+                record(rec, future)
+                if progress:
+                    progress(rec.name)
+    summary.severities.pop("", None)
+    return summary
+
+
+def default_workers() -> int:
+    """One worker per CPU, at most 4 (each holds a checker: about 0.5 GB)."""
+    return max(1, min(4, os.cpu_count() or 1))

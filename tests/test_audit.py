@@ -1,0 +1,94 @@
+"""`callassist audit`: a folder of recordings checked and archived, resumable, in parallel."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.archive.audit import find_recordings, run_audit
+from assistant.archive.store import Archive
+from assistant.archive.verify import verify
+from assistant.cli import cli
+
+FIXTURES = Path(__file__).resolve().parents[1] / "recordings_fixtures"
+
+
+def test_audit_twice_archives_each_call_once_and_says_so(tmp_path):
+    db = str(tmp_path / "a.db")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--workers", "2", "--archive", db])
+    assert res.exit_code == 0, res.output
+    assert "audited 4 call(s)" in res.output and "missing.right_party_verification" in res.output
+    res = runner.invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--archive", db])
+    assert res.exit_code == 0 and "nothing to audit: all 4 recording(s) are already in" in res.output, res.output
+    with Archive(tmp_path / "a.db", readonly=True) as a:
+        assert sorted(c["call_id"] for c in a.calls()) == ["zh-already_repaid", "zh-hardship_installments", "zh-refuse_to_sign",
+                                                           "zh-threats_and_insults"]
+        assert verify(a).ok
+        case_ids = {r["case_id"] for t, r in a.records("zh-threats_and_insults") if t == "calls"}
+    assert case_ids == {"DEMO-ZH-0001"}  # the sidecar NAME.case.yaml
+
+
+def test_a_bad_file_is_reported_and_the_batch_goes_on(tmp_path):
+    folder = tmp_path / "calls"
+    shutil.copytree(FIXTURES / "zh", folder)
+    (folder / "broken.jsonl").write_text('{"speaker": "agent", "start": 0, "end": 1, "text": "您好"}\n{"speaker": "agent", "start": "soon"}\n',
+                                         encoding="utf-8")
+    res = CliRunner().invoke(cli, ["audit", str(folder), "--transcripts-only", "--workers", "1", "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 1, res.output
+    assert "audited 4 call(s)" in res.output and "FAILED: broken:" in res.output and "Traceback" not in res.output
+
+
+def test_an_interrupted_audit_resumes_without_duplicates(tmp_path):
+    recordings, _ = find_recordings([FIXTURES / "zh"], transcripts_only=True)
+    with Archive(tmp_path / "a.db") as a:
+        first = run_audit(a, recordings[:2], workers=1)  # stopped after two calls …
+        assert len(first.audited) == 2
+        a.start_call("zh-refuse_to_sign", lang="zh")  # … with a third one half-written when it was killed
+        a.add_event("zh-refuse_to_sign", "note", "killed here")
+        a.mark_interrupted("zh-refuse_to_sign", "audit killed")
+        again = run_audit(a, recordings, workers=1)
+        assert sorted(again.skipped) == sorted(r.name for r in recordings[:2]) and len(again.audited) == 2 and not again.failed
+        assert sorted(c["status"] for c in a.calls()) == ["sealed"] * 4
+        utterances = [t for t, _ in a.records("zh-refuse_to_sign") if t == "utterances"]
+        assert len(utterances) == sum(1 for line in (FIXTURES / "zh" / "refuse_to_sign.jsonl").read_text(encoding="utf-8").splitlines()
+                                      if line.strip() and "speaker" in json.loads(line))
+        assert verify(a).ok
+
+
+def test_a_wav_alone_is_transcribed_with_the_speech_model(tmp_path, ko_model_dir):
+    from assistant.archive.audit import transcribe_wav
+
+    out = tmp_path / "call1.jsonl"
+    transcribe_wav(FIXTURES / "zh" / "refuse_to_sign.wav", out, str(ko_model_dir), "zh")
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert "call" in rows[0] and rows[0]["call"]["model"] == ko_model_dir.name
+    said = [r for r in rows[1:] if r.get("text")]
+    assert said and all(r["words"] and r["start"] <= r["end"] for r in said)
+    assert {r["speaker"] for r in said} <= {"agent", "customer"}
+
+
+def test_audit_of_a_wav_with_a_model_of_another_language_fails_clearly(tmp_path, ko_model_dir):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "zh" / "refuse_to_sign.wav", folder / "call1.wav")
+    res = CliRunner().invoke(cli, ["audit", str(folder), "--model", str(ko_model_dir), "--workers", "1", "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 1, res.output
+    assert "FAILED: call1:" in res.output and "not Chinese" in res.output and "Traceback" not in res.output
+    with Archive(tmp_path / "a.db", readonly=True) as a:
+        assert a.calls() == []  # the Korean model hears no Chinese: nothing archived under the wrong language
+
+
+@pytest.mark.parametrize("only", [True, False])
+def test_finding_recordings_pairs_audio_transcript_and_case(tmp_path, only):
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "a.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "a.case.yaml").write_text("id: K1\n", encoding="utf-8")
+    (tmp_path / "b.wav").write_bytes(b"")
+    found, left = find_recordings([tmp_path], transcripts_only=only)
+    assert found[0].name == "a" and found[0].audio and found[0].transcript and found[0].case_file
+    assert [r.name for r in found] == (["a"] if only else ["a", "b"])
+    assert bool(left) is only
