@@ -16,22 +16,29 @@ from assistant._screen import safe
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU, at most 4).")
 @click.option("--transcripts-only", is_flag=True, help="Only recordings with a transcript beside them (no speech model needed).")
 @click.option("--model", help="Speech model for WAVs without a transcript (directory, alias or installed name).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV, one row per recording: `file`, optional `started_at`, `agent_id`, and case fields (`case_id`, `lang`, `timezone` …).")
 @lang_option("Language of the calls (default: each transcript's header, else detected).")
 @click.pass_context
-def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, transcripts_only: bool, model: str | None, lang: str | None) -> None:
+def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, transcripts_only: bool, model: str | None, manifest: Path | None,
+          lang: str | None) -> None:
     """Check and archive every recording under PATHS (WAV, timed transcript, or both).
 
     Recordings already in the archive are skipped, so a second run, or a run after an
     interruption, does only what is left. A file that fails is listed and the rest go on
-    (exit 1 when any failed). A `NAME.case.yaml` beside a recording is its case. Example:
+    (exit 1 when any failed). A `NAME.case.yaml` beside a recording is its case; a
+    --manifest row adds case fields and the call's start time (for the contact rules). Example:
 
         callassist audit recordings_fixtures/zh --transcripts-only --workers 1
     """
-    from assistant.archive.audit import default_workers, find_recordings, run_audit
+    from assistant.archive.audit import default_workers, find_recordings, read_manifest, run_audit, with_manifest
     from assistant.archive.store import Archive
     from assistant.files import make_private_dir
 
     recordings, left = find_recordings(paths, transcripts_only)
+    if manifest is not None:
+        recordings, unknown = with_manifest(recordings, read_manifest(manifest))
+        left += [f"{manifest}: {name} is listed but no recording has that name" for name in unknown]
     for line in left:
         click.echo(f"skipped: {safe(line)}", err=True)
     if not recordings:

@@ -92,3 +92,30 @@ def test_finding_recordings_pairs_audio_transcript_and_case(tmp_path, only):
     assert found[0].name == "a" and found[0].audio and found[0].transcript and found[0].case_file
     assert [r.name for r in found] == (["a"] if only else ["a", "b"])
     assert bool(left) is only
+
+
+def test_a_manifest_gives_case_fields_start_times_and_agents(tmp_path):
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("file,started_at,agent_id,case_id,lang,callee_role\n"
+                        "threats_and_insults.wav,2026-12-05T23:10:00+08:00,A7,,,\n"
+                        "refuse_to_sign.jsonl,2026-12-05T10:00:00+08:00,A8,K-77,zh,emergency_contact\n"
+                        "not_here,2026-12-05T10:00:00+08:00,A9,K-78,zh,\n", encoding="utf-8")
+    db = str(tmp_path / "a.db")
+    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--workers", "1", "--manifest", str(manifest), "--archive", db])
+    assert res.exit_code == 0, res.output
+    assert "not_here is listed but no recording has that name" in res.output
+    assert "contact.quiet_hours" in res.output  # the night call, from the manifest's start time
+    with Archive(tmp_path / "a.db", readonly=True) as a:
+        night = a.records("zh-threats_and_insults")
+        first = [r for t, r in night if t == "calls"][0]
+        assert (first["agent_id"], first["case_id"]) == ("A7", "DEMO-ZH-0001")  # the sidecar case wins over the manifest
+        assert any(t == "findings" and r["category"] == "contact.quiet_hours" for t, r in night)
+        day = [r for t, r in a.records("zh-refuse_to_sign") if t == "calls"][0]
+        assert (day["agent_id"], day["case_id"]) == ("A8", "K-77")
+
+
+def test_a_manifest_without_a_file_column_is_one_clear_error(tmp_path):
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("name,started_at\nx,2026-12-05T10:00:00+08:00\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--manifest", str(manifest), "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 2 and "`file` column" in res.output and not (tmp_path / "a.db").exists()

@@ -27,12 +27,49 @@ _worker_checker: Any = None  # one Checker per worker process
 
 @dataclass(frozen=True)
 class Recording:
-    """One call to audit: its name, transcript and/or audio, and case file."""
+    """One call to audit: its name, transcript and/or audio, case file, and what a manifest
+    row says of it (case fields, ``started_at``, ``agent_id``)."""
 
     name: str
     transcript: Path | None = None
     audio: Path | None = None
     case_file: Path | None = None
+    manifest: tuple[tuple[str, str], ...] = ()
+
+
+MANIFEST_CALL_FIELDS = ("started_at", "agent_id", "direction")  # the rest of a manifest row is the case
+
+
+def read_manifest(path: str | Path) -> dict[str, dict[str, str]]:
+    """A CSV manifest: one row per recording, column ``file`` (its name, with or without
+    extension), optional ``started_at``, ``agent_id``, ``direction``, and case fields
+    (``case_id`` or ``id``, ``lang``, ``timezone``, ``callee_role`` …). Keyed by file stem."""
+    import csv
+
+    from assistant.errors import InputValidationError
+
+    rows: dict[str, dict[str, str]] = {}
+    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "file" not in reader.fieldnames:
+            raise InputValidationError(f"{path}: a manifest is a CSV file whose header has a `file` column (and case fields)")
+        for no, row in enumerate(reader, 2):
+            name = Path((row.get("file") or "").strip()).stem
+            if not name:
+                raise InputValidationError(f"{path}:{no}: no file name in the `file` column")
+            if name in rows:
+                raise InputValidationError(f"{path}:{no}: {name} is listed twice")
+            rows[name] = {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip() != "file" and (v or "").strip()}
+    return rows
+
+
+def with_manifest(recordings: list[Recording], manifest: dict[str, dict[str, str]]) -> tuple[list[Recording], list[str]]:
+    """The recordings with their manifest rows; the manifest's names no recording has."""
+    from dataclasses import replace
+
+    found = {r.name for r in recordings}
+    out = [replace(r, manifest=tuple(sorted(manifest[r.name].items()))) if r.name in manifest else r for r in recordings]
+    return out, sorted(n for n in manifest if n not in found)
 
 
 @dataclass
@@ -88,6 +125,12 @@ def _prepare(rec: Recording, model: str | None, lang: str | None) -> tuple[Any, 
     if _worker_checker is None:
         _worker_checker = Checker()
     case = load_case(rec.case_file) if rec.case_file else None
+    row = dict(rec.manifest)
+    listed = {("id" if k == "case_id" else k): v for k, v in row.items() if k not in MANIFEST_CALL_FIELDS}
+    if listed:
+        case = {**listed, **(case or {})}  # the sidecar file wins over the manifest
+        if not case.get("id"):
+            case["id"] = rec.name
     if rec.transcript is not None:
         prepared = prepare_import(rec.transcript, audio=rec.audio, lang=lang, checker=_worker_checker, case=case)
     else:
@@ -97,6 +140,9 @@ def _prepare(rec: Recording, model: str | None, lang: str | None) -> tuple[Any, 
             transcribe_wav(rec.audio, transcript, model, lang)
             prepared = prepare_import(transcript, audio=rec.audio, lang=lang, checker=_worker_checker, case=case)
         prepared.path = rec.audio
+    for key in MANIFEST_CALL_FIELDS:  # a manifest fills in what the transcript does not say
+        if row.get(key) and not prepared.meta.get(key):
+            prepared.meta[key] = row[key]
     return prepared, time.perf_counter() - started
 
 
