@@ -3,31 +3,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from assistant._cli_common import archive_option, archive_path, emit, fail, format_option, lang_option
+from assistant._cli_common import archive_option, emit, fail, format_option, lang_option, open_archive
 from assistant._screen import safe
-
-if TYPE_CHECKING:
-    from assistant.archive.store import Archive
-
-
-def _open(ctx: click.Context, readonly: bool = False) -> "Archive":
-    """The archive named by --archive; read-only commands never create or change a file."""
-    from assistant.archive.store import Archive
-    from assistant.files import make_private_dir
-
-    path = archive_path(ctx)
-    if not readonly:
-        make_private_dir(path.parent)
-    archive = Archive(path, readonly=readonly, max_bytes=(ctx.find_object(dict) or {}).get("max_bytes"))
-    if not readonly:
-        for call_id in archive.recover():
-            click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
-    ctx.call_on_close(archive.close)
-    return archive
 
 
 @click.group()
@@ -71,7 +52,7 @@ def archive_import(ctx: click.Context, transcript: Path, audio: Path | None, cas
             bar.update(1)
 
         prepared = prepare_import(transcript, audio=audio, call_id=call_id, lang=lang, progress=progress, case=case)
-    store = _open(ctx)  # only once everything checked out: a bad input never creates an archive
+    store = open_archive(ctx)  # only once everything checked out: a bad input never creates an archive
     result = record_import(store, prepared, case=case, agent_id=agent_id, resume=resume)
     for warning in result.warnings[:20]:
         click.echo(f"warning: {safe(warning)}", err=True)
@@ -107,7 +88,7 @@ def archive_attempt(ctx: click.Context, case_file: Path, outcome: str, at_text: 
     case = load_case(case_file)
     lang = case_lang(case)
     at = parse_when(at_text, case_zones(case, lang))
-    cid = record_attempt(_open(ctx), case, at=at, outcome=outcome, number=number, direction=direction, agent_id=agent_id, lang=lang)
+    cid = record_attempt(open_archive(ctx), case, at=at, outcome=outcome, number=number, direction=direction, agent_id=agent_id, lang=lang)
     click.echo(f"recorded {direction} call {cid} to case {safe(str(case['id']))}: {outcome} at {at.isoformat(timespec='minutes')}")
 
 
@@ -125,7 +106,7 @@ def archive_verify(ctx: click.Context, call_id: str | None, head_file: Path | No
     """
     from assistant.archive.verify import verify
 
-    store = _open(ctx, readonly=True)
+    store = open_archive(ctx, readonly=True)
     report = verify(store, call_id, head=head_file)
     for problem in report.problems:
         click.echo(safe(str(problem)))
@@ -164,7 +145,7 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
     """
     from assistant.archive.search import search
 
-    store = _open(ctx, readonly=True)
+    store = open_archive(ctx, readonly=True)
     try:
         hits = search(store, query, agent=agent, since=since, until=until, category=category, severity=severity, limit=limit)
     except ValueError as exc:
@@ -199,7 +180,7 @@ def archive_export(ctx: click.Context, call_id: str, out: Path, redact: bool, no
     """
     from assistant.archive.export import export_call
 
-    store = _open(ctx, readonly=True)
+    store = open_archive(ctx, readonly=True)
     path = export_call(store, call_id, out, redact=redact, include_audio=not no_audio, mute_unaligned=mute_utterances,
                        progress=lambda msg: click.echo(msg, err=True))
     click.echo(f"wrote {path}")
@@ -226,7 +207,7 @@ def archive_verify_bundle(bundle: Path) -> None:
 
 
 def _hold(ctx: click.Context, call_id: str, reason: str, held: bool) -> None:
-    store = _open(ctx)
+    store = open_archive(ctx)
     store.hold(call_id, reason, held)
     click.echo(f"call {call_id}: legal hold {'on' if held else 'lifted'}")
 
@@ -269,7 +250,7 @@ def archive_purge(ctx: click.Context, days: float, dry_run: bool) -> None:
 
         callassist archive purge --older-than 1095 --dry-run
     """
-    store = _open(ctx)
+    store = open_archive(ctx)
     report = store.purge(days, dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} {len(report['purged'])} call(s); kept {len(report['held'])} under legal hold; skipped {len(report['open'])} still open")
@@ -288,7 +269,7 @@ def archive_calls(ctx: click.Context, fmt: str) -> None:
 
         callassist archive calls --format csv
     """
-    store = _open(ctx, readonly=True)
+    store = open_archive(ctx, readonly=True)
     rows = [{"call_id": row["call_id"], "status": row["status"], "started_at": row["started_at"], "agent_id": row["agent_id"],
              "lang": row["lang"], "legal_hold": store.is_held(row["call_id"])} for row in store.calls()]
     emit(rows, fmt, ["call_id", "status", "started_at", "agent_id", "lang", "legal_hold"])
@@ -310,7 +291,7 @@ def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: 
 
         callassist archive review zh-threats_and_insults 9 --confirm --reviewer qa.li --note "clear arrest threat"
     """
-    store = _open(ctx)
+    store = open_archive(ctx)
     pos = store.add_review(call_id, finding_pos, "confirm" if confirm else "dismiss", reviewer, note, agent_dispute)
     click.echo(f"review recorded at position {pos}")
 
@@ -327,7 +308,7 @@ def archive_show(ctx: click.Context, call_id: str, fmt: str) -> None:
 
         callassist archive show zh-threats_and_insults
     """
-    store = _open(ctx, readonly=True)
+    store = open_archive(ctx, readonly=True)
     rows = store.records(call_id)
     if not rows:
         raise click.BadParameter(f"no call {call_id!r} in {store.path}", param_hint="CALL_ID")

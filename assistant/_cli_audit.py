@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, lang_option, text_table
+from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, lang_option, open_archive, text_table
 from assistant._screen import safe
 
 
@@ -32,8 +32,6 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
         callassist audit recordings_fixtures/zh --transcripts-only --workers 1
     """
     from assistant.archive.audit import default_workers, find_recordings, read_manifest, run_audit, with_manifest
-    from assistant.archive.store import Archive
-    from assistant.files import make_private_dir
 
     recordings, left = find_recordings(paths, transcripts_only)
     if manifest is not None:
@@ -44,17 +42,12 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
     if not recordings:
         click.echo("no recordings found (WAV or timed-transcript JSONL files)", err=True)
         return
-    path = archive_path(ctx)
-    make_private_dir(path.parent)
-    store = Archive(path)
-    ctx.call_on_close(store.close)
-    for call_id in store.recover():
-        click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
+    store = open_archive(ctx)
     with click.progressbar(length=len(recordings), label="auditing", file=sys.stderr, item_show_func=lambda name: name) as bar:
         summary = run_audit(store, recordings, workers=workers or default_workers(), model=model, lang=lang,
                             progress=lambda name: bar.update(1, name))
     if not summary.audited and not summary.failed:
-        click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {path}")
+        click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {archive_path(ctx)}")
         return
     click.echo(f"audited {len(summary.audited)} call(s), {summary.audio_seconds / 3600:.2f} h of audio; "
                f"skipped {len(summary.skipped)} already archived; {len(summary.failed)} failed")

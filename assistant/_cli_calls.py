@@ -1,31 +1,16 @@
 """Whole-call commands of the CLI: ``callassist precall`` and ``callassist check-call``."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, emit, format_option, lang_option
+from assistant._cli_common import EXIT_FAILED, archive_option, emit, existing_archive, format_option, lang_option
 from assistant._screen import safe
 
 if TYPE_CHECKING:
-    from assistant.archive.store import Archive
     from assistant.events import Finding
-
-
-def _existing_archive(ctx: click.Context) -> "Archive | None":
-    """The archive named by --archive (or the default) opened read-only, or None when there is
-    no such file: a check never creates one."""
-    from assistant.archive.store import Archive
-
-    path = archive_path(ctx)
-    if not path.exists():
-        return None
-    store = Archive(path, readonly=True)
-    ctx.call_on_close(store.close)
-    return store
 
 
 @click.command("precall")
@@ -47,25 +32,22 @@ def precall(ctx: click.Context, case_file: Path, at_text: str | None, number: st
 
         callassist precall recordings_fixtures/zh/threats_and_insults.case.yaml --at 10:30
     """
-    from assistant.archive.cases import recorded_case
-    from assistant.archive.history import contact_history
+    from assistant.archive.history import contact_decision
     from assistant.archive.importer import load_case
-    from assistant.rules.contact import case_lang, case_zones, check_contact, parse_when
+    from assistant.rules.contact import JURISDICTION, case_lang, case_zones, parse_when
 
     case = load_case(case_file)
     use_lang = case_lang(case, lang)
     at = parse_when(at_text, case_zones(case, use_lang))
-    store = _existing_archive(ctx)
-    case = recorded_case(store, case)  # with the windows the debtor granted or refused in earlier calls
-    history = contact_history(store, str(case["id"])) if store is not None else []
-    decision = check_contact(case, at, history, lang=use_lang, number=number)
+    store = existing_archive(ctx)
+    decision = contact_decision(store, case, at, use_lang, number=number)
     if fmt != "text":
         emit([decision.to_dict()], fmt, [])
     else:
         verdict = "ALLOWED" if decision.allowed else "BLOCKED"
         click.echo(f"{verdict}: case {safe(decision.case_id)} at {'; '.join(decision.local())}")
         counted = f"{decision.counted} earlier call(s) counted" if store is not None else "no archive: no earlier calls counted"
-        click.echo(f"  {len(decision.checked)} contact rules checked ({'CN' if use_lang == 'zh' else 'US'}); {counted}")
+        click.echo(f"  {len(decision.checked)} contact rules checked ({JURISDICTION[use_lang]}); {counted}")
         for reason in decision.reasons:
             r = reason.rule
             click.echo(f"  ✗ {r.category} [{r.id}] {r.severity}: {safe(reason.detail)}")
@@ -101,20 +83,15 @@ def check_call(ctx: click.Context, transcript: Path, case_file: Path | None, lan
 
         callassist check-call recordings_fixtures/zh/threats_and_insults.jsonl --case recordings_fixtures/zh/threats_and_insults.case.yaml
     """
-    from assistant._values import parse_time
-    from assistant.archive.history import contact_findings
     from assistant.archive.importer import load_case, prepare_import
+    from assistant.events import Finding
 
     case = load_case(case_file) if case_file else None
     prepared = prepare_import(transcript, lang=lang, case=case)
     texts = {utt.seq: (utt.speaker, utt.text) for utt, _ in prepared.judged}
-    rows = []
-    started = parse_time(prepared.meta.get("started_at"))
-    if prepared.case and started is not None:
-        store = _existing_archive(ctx)
-        rows += [_finding_row(f, texts, False) for f in contact_findings(store, prepared.case, started, prepared.lang, exclude=prepared.call_id)]
+    rows = [_finding_row(f, texts, False) for f in prepared.contact_findings(existing_archive(ctx))]
     for _, events in prepared.judged:
-        rows += [_finding_row(e, texts, bool(e.extra.get("at_end"))) for e in events if hasattr(e, "rule_id") and not e.provisional]
+        rows += [_finding_row(e, texts, bool(e.extra.get("at_end"))) for e in events if isinstance(e, Finding) and not e.provisional]
     if fmt != "text":
         emit(rows, fmt, ["seq", "speaker", "level", "kind", "category", "severity", "rule_id", "opened_by", "broken_by", "text", "explanation"])
         return
@@ -136,4 +113,3 @@ def check_call(ctx: click.Context, transcript: Path, case_file: Path | None, lan
         click.echo("at the end of the call:")
         for r in ends:
             click.echo(f"      → {r['category']} {r['severity']}: {safe(r['explanation'])}")
-    sys.stdout.flush()

@@ -22,12 +22,15 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterable, NoReturn, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn, Sequence, TypeVar
 
 import click
 
 from assistant._screen import safe
 from assistant.constants import LANGUAGES
+
+if TYPE_CHECKING:
+    from assistant.archive.store import Archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -111,6 +114,28 @@ def archive_path(ctx: click.Context) -> Path:
     obj = ctx.find_object(dict) or {}
     path = obj.get("path")
     return path if isinstance(path, Path) else default_archive()
+
+
+def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
+    """The archive named by --archive; read-only commands never create or change a file."""
+    from assistant.archive.store import Archive
+    from assistant.files import make_private_dir
+
+    path = archive_path(ctx)
+    if not readonly:
+        make_private_dir(path.parent)
+    archive = Archive(path, readonly=readonly, max_bytes=(ctx.find_object(dict) or {}).get("max_bytes"))
+    if not readonly:
+        for call_id in archive.recover():
+            click.echo(f"call {call_id} was left open by a process that is gone: marked interrupted", err=True)
+    ctx.call_on_close(archive.close)
+    return archive
+
+
+def existing_archive(ctx: click.Context) -> "Archive | None":
+    """The archive named by --archive opened read-only, or None when there is no such file:
+    a check never creates one."""
+    return open_archive(ctx, readonly=True) if archive_path(ctx).exists() else None
 
 
 def cell(value: Any) -> str:

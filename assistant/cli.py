@@ -261,17 +261,6 @@ class _CheckOutput:
         self.out.flush()
 
 
-def _call_gold(path: str) -> bool:
-    """Whether a file is a call with call-level gold: its first line a header with `expect`."""
-    with open(path, "rb") as fh:
-        first = fh.readline()
-    try:
-        head = json.loads(first)
-    except ValueError:
-        return False
-    return isinstance(head, dict) and isinstance(head.get("call"), dict) and "expect" in head["call"]
-
-
 @cli.command("eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @lang_option("Language of lines without a `lang` field (default: detected per line).")
@@ -297,10 +286,10 @@ def eval_(files: tuple[str, ...], lang: str | None, no_meaning: bool, errors: bo
     reports: dict[str, Report] = defaultdict(Report)
     per_file: dict[tuple[str, str], Report] = defaultdict(Report)
     records = []
-    calls = [path for path in files if _call_gold(path)]
-    if calls:
-        from assistant.evaluate import CallReport, evaluate_call
+    from assistant.evaluate import CallReport, evaluate_call, is_call_gold
 
+    calls = [path for path in files if is_call_gold(path)]
+    if calls:
         call_reports: dict[str, CallReport] = defaultdict(CallReport)
         with click.progressbar(calls, label="checking calls", file=sys.stderr) as bar:
             for path in bar:

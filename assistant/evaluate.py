@@ -188,25 +188,28 @@ class CallReport:
         return out
 
 
+def is_call_gold(path: str | Path) -> bool:
+    """Whether a file is a call with call-level gold: its first line a header with ``expect``."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        head = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(head, dict) and isinstance(head.get("call"), dict) and "expect" in head["call"]
+
+
 def evaluate_call(path: str | Path, checker: Any = None, lang: str | None = None) -> tuple[str, set[str], set[str]]:
     """One call of call-level gold: ``(language, expected categories, raised categories)``.
     The header's ``case`` (inline) feeds the call and contact rules; only call-level findings
     (call and contact rules) count."""
-    from assistant._values import parse_time
-    from assistant.archive.history import contact_findings
     from assistant.archive.importer import prepare_import
     from assistant.errors import TranscriptError
 
-    path = Path(path)
-    head = json.loads(path.read_text(encoding="utf-8").split("\n", 1)[0])["call"]
-    case = head.get("case") or {}
-    expected = head.get("expect")
-    if not isinstance(expected, list) or not all(isinstance(c, str) for c in expected) or not isinstance(case, dict):
-        raise TranscriptError(f"{path}:1: `expect` is a list of categories and `case` a mapping")
-    prepared = prepare_import(path, lang=lang, checker=checker, case=case)
-    raised = {e.category for _, events in prepared.judged for e in events
-              if isinstance(e, Finding) and e.extra.get("call_rule") and "case_update" not in e.extra}  # notes on the case are not findings
-    started = parse_time(head.get("started_at"))
-    if case and started is not None:  # was the call allowed then (no history: the gold call alone)
-        raised |= {f.category for f in contact_findings(None, case, started, prepared.lang)}
+    prepared = prepare_import(path, lang=lang, checker=checker)  # the header's inline `case` feeds the rules
+    expected = prepared.meta.get("expect")
+    if not isinstance(expected, list) or not all(isinstance(c, str) for c in expected):
+        raise TranscriptError(f"{path}:1: `expect` is a list of categories")
+    raised = {e.category for _, events in prepared.judged for e in events if isinstance(e, Finding) and e.extra.get("call_rule") and not e.case_update}
+    raised |= {f.category for f in prepared.contact_findings(None)}  # was the call allowed then (no history: the gold call alone)
     return prepared.lang, set(expected), raised

@@ -65,6 +65,13 @@ class Finding:
     audio_end: float | None = None
 
     @property
+    def case_update(self) -> dict[str, Any]:
+        """What the finding writes onto the case (a time window granted, an opt-out …): a
+        *note* of what the customer said, not a fault; empty for every other finding."""
+        update = self.extra.get("case_update")
+        return dict(update) if isinstance(update, dict) else {}
+
+    @property
     def low_confidence(self) -> bool:
         """Raised on an utterance the recogniser was unsure of (see :mod:`assistant.pipeline`)."""
         return bool(self.extra.get("low_confidence"))

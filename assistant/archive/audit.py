@@ -15,12 +15,14 @@ import os
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from assistant.errors import CallassistError
+from assistant.events import Finding
 
 _worker_checker: Any = None  # one Checker per worker process
 
@@ -207,12 +209,10 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
         else:
             todo.append(rec)
 
-    def record(rec: Recording, done: Future[tuple[Any, float]]) -> None:
+    def record(rec: Recording, prepare: Callable[[], tuple[Any, float]]) -> None:
         try:
-            prepared, took = done.result()
-            case = prepared.case or None
-            status = archive.status(prepared.call_id)
-            result = record_import(archive, prepared, case=case, resume=status == "interrupted")
+            prepared, took = prepare()
+            result = record_import(archive, prepared, resume=archive.status(prepared.call_id) == "interrupted")
         except CallassistError as exc:
             summary.failed.append((rec.name, str(exc)))
             return
@@ -223,29 +223,21 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
         summary.seconds[rec.name] = took
         if prepared.audio_info is not None:
             summary.audio_seconds += float(prepared.audio_info.duration)
-        for category, count in result.findings.items():
-            summary.categories[category] += count
-        for _, events in prepared.judged:
-            summary.severities.update(getattr(e, "severity", "") for e in events if hasattr(e, "rule_id"))
+        summary.categories.update(result.findings)
+        summary.severities.update(e.severity for _, events in prepared.judged for e in events if isinstance(e, Finding))
 
     if workers <= 1:
         for rec in todo:
-            future: Future[tuple[Any, float]] = Future()
-            try:
-                future.set_result(_prepare(rec, model, lang))
-            except Exception as exc:  # noqa: BLE001 - reported by record()
-                future.set_exception(exc)
-            record(rec, future)
+            record(rec, partial(_prepare, rec, model, lang))
             if progress:
                 progress(rec.name)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [(rec, pool.submit(_prepare, rec, model, lang)) for rec in todo]
             for rec, future in futures:  # in order: the archive gets calls in name order
-                record(rec, future)
+                record(rec, future.result)
                 if progress:
                     progress(rec.name)
-    summary.severities.pop("", None)
     return summary
 
 

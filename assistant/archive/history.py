@@ -15,7 +15,7 @@ from assistant._values import parse_time
 from assistant.archive.store import Archive
 from assistant.errors import InputValidationError
 from assistant.events import Finding
-from assistant.rules.contact import OUTCOMES, Attempt, check_contact
+from assistant.rules.contact import OUTCOMES, Attempt, Decision, check_contact
 
 OUTCOME_EVENT = "outcome"
 
@@ -63,13 +63,19 @@ def record_attempt(archive: Archive, case: Mapping[str, Any], *, at: datetime | 
     return cid
 
 
-def contact_findings(archive: Archive | None, case: Mapping[str, Any], at: datetime, lang: str, *, exclude: str = "",
-                     number: str = "") -> list[Finding]:
-    """The contact rules a call to ``case`` at ``at`` broke, given the case's other calls in
-    ``archive`` (none when there is no archive), as ``contact`` findings."""
+def contact_decision(archive: Archive | None, case: Mapping[str, Any], at: datetime, lang: str, *, exclude: str = "",
+                     number: str = "") -> Decision:
+    """Whether a call to ``case`` at ``at`` keeps the contact rules, given what the archive
+    holds (none when there is no archive): what calls noted on the case (windows granted or
+    refused, opt-outs, an attorney) and the case's other calls."""
     from assistant.archive.cases import recorded_case
 
-    case = recorded_case(archive, case)  # with the windows granted or refused in earlier calls
+    case = recorded_case(archive, case)
     history = contact_history(archive, str(case.get("id", "")), exclude=exclude) if archive is not None else []
-    decision = check_contact(case, at, history, lang=lang, number=number or str(case.get("number") or ""))
-    return [reason.finding() for reason in decision.reasons]
+    return check_contact(case, at, history, lang=lang, number=number or str(case.get("number") or ""))
+
+
+def contact_findings(archive: Archive | None, case: Mapping[str, Any], at: datetime, lang: str, *, exclude: str = "",
+                     number: str = "") -> list[Finding]:
+    """The contact rules a call to ``case`` at ``at`` broke (:func:`contact_decision`), as ``contact`` findings."""
+    return [reason.finding() for reason in contact_decision(archive, case, at, lang, exclude=exclude, number=number).reasons]

@@ -82,6 +82,16 @@ class PreparedCall:
     audio_sha256: str = ""
     case: dict[str, Any] = field(default_factory=dict)  # what the call rules read: the case given, else the header's inline `case`
 
+    def contact_findings(self, archive: Archive | None) -> list[Finding]:
+        """The contact rules the call broke when it was made (its ``started_at``), given the
+        case's other calls in ``archive``; none without a case or a start time."""
+        started = parse_time(self.meta.get("started_at"))
+        if not self.case or started is None:
+            return []
+        from assistant.archive.history import contact_findings
+
+        return [replace(f, call_id=self.call_id) for f in contact_findings(archive, self.case, started, self.lang, exclude=self.call_id)]
+
 
 def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, call_id: str | None = None, lang: str | None = None,
                    checker: Any = None, progress: Callable[[int, int], None] | None = None, case: Mapping[str, Any] | None = None) -> PreparedCall:
@@ -131,8 +141,10 @@ def prepare_import(transcript: str | Path, *, audio: str | Path | None = None, c
 
 def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, Any] | None = None, agent_id: str = "",
                   resume: bool = False) -> ImportResult:
-    """Write a prepared call to the archive in one transaction and seal it (all or nothing)."""
+    """Write a prepared call to the archive in one transaction and seal it (all or nothing).
+    ``case`` defaults to the one the call was checked with."""
     cid, meta, judged, path = prepared.call_id, prepared.meta, prepared.judged, prepared.path
+    case = case if case is not None else (prepared.case or None)
     result = ImportResult(cid, warnings=prepared.warnings)
     sink = ArchiveSink(archive)  # the live pipeline's archive sink: one way of recording a call
     with archive.transaction():
@@ -161,13 +173,9 @@ def record_import(archive: Archive, prepared: PreparedCall, *, case: dict[str, A
                 "direction": str(meta.get("direction", "outbound")), "started_at": meta.get("started_at"),
                 "channel_map": meta.get("channels") or meta.get("channel_map") or {}, "asr_model": str(meta.get("model", "reference transcript")),
                 "ruleset_version": __version__, "ruleset_hash": ruleset_fingerprint(prepared.lang), "source": str(path)}))
-            started = parse_time(meta.get("started_at"))
-            if case and started is not None:  # was the call allowed at that time, given the case's earlier calls?
-                from assistant.archive.history import contact_findings
-
-                for f in contact_findings(archive, case, started, prepared.lang, exclude=cid):
-                    sink.handle(replace(f, call_id=cid))
-                    result.findings[f.category] += 1
+            for f in prepared.contact_findings(archive):  # was the call allowed then, given the case's earlier calls?
+                sink.handle(f)
+                result.findings[f.category] += 1
         if prepared.audio is not None and not any(t == "audio_files" for t, _ in existing):
             info = prepared.audio_info
             archive.add_audio(cid, prepared.audio, sha256=prepared.audio_sha256, duration=info.duration, sample_rate=info.sample_rate,

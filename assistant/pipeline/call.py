@@ -135,7 +135,6 @@ class CallPipeline:
             self.suggester = Suggester(call_id, lines if lines is not None else load_library(lang)[0], self.case,
                                        int(days) if days is not None else None, top)
         self.turns: list[Turn] = []
-        self.end_findings: list[Finding] = []  # raised when the call ended (call rules: what was still owed)
         self._unsure: dict[int, str] = {}  # utterance seq → why the recogniser's result cannot be trusted
         self.shown: list[Suggestion] = []  # the suggestions on screen now
         self._provisional: dict[str, dict[str, Finding]] = {}  # speaker → category → provisional alert shown
@@ -257,7 +256,6 @@ class CallPipeline:
                             audio_end=round(utt.end, 3) if utt else None)
                 why = self._unsure.get(f.extra.get("opened_by") or -1, "") or self._unsure.get(f.seq, "")
                 out.append(_capped(f, why) if why else f)
-        self.end_findings += out
         return out
 
     def finish(self, status: str = "sealed", reason: str = "") -> list[Any]:

@@ -150,7 +150,7 @@ class ArchiveSink:
             self.archive.add_utterance(event.call_id, event)
         elif isinstance(event, Finding) and not event.provisional:
             self.archive.add_finding(event.call_id, event.seq, event, int(event.extra.get("rule_version", 1)))
-            update = event.extra.get("case_update")
+            update = event.case_update
             if update and self._case.get("id"):  # what the customer granted or refused goes onto the case
                 from assistant.archive.cases import merge_case
 
@@ -197,7 +197,7 @@ class PlainLogSink:
             self.write(f"{t['call']} {safe(event.call_id)}")
         elif isinstance(event, Utterance):
             self.write(f"[{clock(event.start)[3:11]}] {t.speaker(event.speaker)}: {safe(event.text)}")
-        elif isinstance(event, Finding) and event.kind == "contact" and "case_update" not in event.extra:
+        elif isinstance(event, Finding) and event.kind == "contact" and not event.case_update:
             self.write(f"  !! {t['contact_banner']}: {t.category(event.category)}: {safe(event.explanation)}")
         elif isinstance(event, Finding):
             if not event.provisional or self.verbose:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from assistant.constants import CUE_CATEGORIES, LANGUAGES
+from assistant.constants import CUE_CATEGORIES, LANGUAGES, SEVERITIES
 from assistant.errors import RuleFileError
 from assistant.events import Finding, Severity, Speaker, Utterance, as_kind, as_severity, as_speaker
 from assistant.rules.loader import compile_regex, language_normalizer, read_language_file
@@ -42,9 +42,10 @@ CONSUMER_ROLES = {"zh": ("debtor", "guarantor"), "en": ("debtor", "spouse", "att
 
 # what broke, in the call's language (the collector's screen speaks it)
 MESSAGES: dict[str, dict[str, str]] = {
-    "zh": {"not_said": "未说：{names}。", "broken": "发生在客户{cue}之后（第 {opened} 句）。",
+    "zh": {"not_said": "未说：{names}。", "granted": "客户约定的联系时段: {window}", "refused": "客户不便接听的时段: {window}", "broken": "发生在客户{cue}之后（第 {opened} 句）。",
            "unanswered": "客户{cue}（第 {opened} 句）后 {within} 轮坐席发言内未回应。", "never": "客户{cue}（第 {opened} 句）直到通话结束都未回应。"},
-    "en": {"not_said": "Not said: {names}.", "broken": "After the customer's {cue} (utterance {opened}).",
+    "en": {"not_said": "Not said: {names}.", "granted": "Time the customer agreed to be called: {window}",
+           "refused": "Time the customer said not to call: {window}", "broken": "After the customer's {cue} (utterance {opened}).",
            "unanswered": "No answer to the customer's {cue} (utterance {opened}) within {within} agent turns.",
            "never": "The customer's {cue} (utterance {opened}) was never answered."},
 }
@@ -102,8 +103,8 @@ SCHEMA: dict[str, Any] = {
                 "properties": {
                     "id": {"type": "string", "pattern": r"^(zh|en)\.call\.[a-z_]+$"},
                     "category": {"type": "string", "pattern": r"^(missing|contact)\.[a-z_]+$|^[a-z_]+$"},
-                    "kind": {"enum": ["missing", "violation", "contact"]},
-                    "severity": {"enum": ["critical", "major", "minor", "info"]},
+                    "kind": {"enum": ["missing", "violation", "contact"]},  # not cue: call rules judge the agent
+                    "severity": {"enum": list(SEVERITIES)},
                     "check": {"enum": list(CHECKS)},
                     "catalogue": {"type": "array", "items": {"type": "string"}},
                     "citation": {"type": "string"},
@@ -324,15 +325,11 @@ class CallRules:
         self.open: list[_Obligation] = []
         self.last_seq = 0
         self.last_text = ""
-        self.heard: list[tuple[int, str]] = []  # agent lines, for the voicemail check
+        self.heard: list[str] = []  # a voicemail's lines, judged whole at its end
 
     # ---- matching --------------------------------------------------------------------------
     def _has(self, said: str, names: Iterable[str]) -> bool:
         return any(compile_regex(p).search(said) for n in names for p in self.ruleset.terms.get(n, ()))
-
-    def _answers(self, said: str, cue: str) -> bool:
-        rule = self.cue_rules.get(cue)
-        return rule is not None and any(compile_regex(p).search(said) for p in rule.answered_by)
 
     def _required(self, rule: CallRule) -> list[Element]:
         return [e for e in rule.elements if not e.when_case or self.case.get(e.when_case)]
@@ -354,24 +351,22 @@ class CallRules:
         return self._agent(utt, said)
 
     def _customer(self, utt: Utterance, said: str, found: list[Finding]) -> list[Finding]:
-        cues = [f.category for f in found]
+        """Who is on the line, what the customer changed on the case, and the obligations
+        their cues open."""
         if self.party != "verified" and self._has(said, ["consumer_role"]):  # a spouse (US), a guarantor (CN) …
             self.party = "verified"
-            return self._customer_cues(utt, said, cues, found)
-        confirms = self.asked and self._has(said, ["confirm"])
-        # a pattern's wrong_party wins; the meaning layer's only when the line is no "yes, it's me"
-        if any(f.category == "wrong_party" and (f.source == "rule" or not confirms) for f in found):
-            self.party = "wrong"
-        elif self.party == "unknown" and confirms:
-            self.party = "verified"
-        return self._customer_cues(utt, said, cues, found)
-
-    def _customer_cues(self, utt: Utterance, said: str, cues: list[str], found: Sequence[Finding] = ()) -> list[Finding]:
+        else:
+            confirms = self.asked and self._has(said, ["confirm"])
+            # a pattern's wrong_party wins; the meaning layer's only when the line is no "yes, it's me"
+            if any(f.category == "wrong_party" and (f.source == "rule" or not confirms) for f in found):
+                self.party = "wrong"
+            elif self.party == "unknown" and confirms:
+                self.party = "verified"
         out = self._time_window(utt, said) + self._notes(utt, said, found)
         for rule in self.rules:
             if rule.check != "after_cue":
                 continue
-            for cue in cues:
+            for cue in (f.category for f in found):
                 if cue in rule.cues and not any(o.rule.id == rule.id and not o.answered for o in self.open):
                     self.open.append(_Obligation(rule, cue, utt.seq, utt.text))
         return out
@@ -401,10 +396,8 @@ class CallRules:
         if window is None:
             return []
         field_name = "inconvenient_times" if refused else "consent_time_windows"
-        words = {"zh": ("客户约定的联系时段", "客户不便接听的时段"), "en": ("Time the customer agreed to be called", "Time the customer said not to call")}
-        label = words.get(self.lang, words["en"])[1 if refused else 0]
         return [Finding("contact", "contact.time_window", f"{self.lang}.call.time_window", "info", 0, len(utt.text), utt.text[:120],
-                        explanation=f"{label}: {window}",
+                        explanation=self.say["refused" if refused else "granted"].format(window=window),
                         extra={"call_rule": True, "case_update": {field_name: [window]}}, seq=utt.seq)]
 
     def _agent(self, utt: Utterance, said: str) -> list[Finding]:
@@ -412,7 +405,8 @@ class CallRules:
         self.agent_turns += 1
         if self.party == "verified":
             self.turns_since_verified += 1
-        self.heard.append((utt.seq, said))
+        if self.voicemail:
+            self.heard.append(said)
         talks_debt = self._has(said, ["debt"])
         for rule in self.rules:
             if rule.id in self.done:
@@ -463,7 +457,7 @@ class CallRules:
         out, still = [], []
         for ob in self.open:
             rule = ob.rule
-            if not ob.answered and any(self._answers(said, cue) for cue in rule.cues):  # the family's answers
+            if not ob.answered and any(c in self.cue_rules and self.cue_rules[c].answered_by_line(said) for c in rule.cues):  # the family's answers
                 ob.answered = True
                 if rule.keeps_after_answer:
                     still.append(ob)
@@ -492,7 +486,7 @@ class CallRules:
                 self.done.add(rule.id)
                 out.append(self._missing(rule, self.last_seq, self.last_text, at_end=True))
             elif rule.check == "voicemail" and self.heard:
-                said = " ".join(s for _, s in self.heard)
+                said = " ".join(self.heard)
                 self.said[rule.id] = {e.name for e in self._required(rule) if any(compile_regex(p).search(said) for p in e.patterns)}
                 if len(self.said[rule.id]) < len(self._required(rule)):
                     self.done.add(rule.id)

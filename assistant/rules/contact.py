@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from assistant.constants import LANGUAGES
+from assistant.constants import LANGUAGES, SEVERITIES
 from assistant.errors import CaseError, RuleFileError
 from assistant.events import Finding, Severity, as_severity
 from assistant.rules.loader import read_language_file
@@ -85,7 +85,7 @@ SCHEMA: dict[str, Any] = {
                 "properties": {
                     "id": {"type": "string", "pattern": r"^(zh|en)\.contact\.[a-z_]+$"},
                     "category": {"type": "string", "pattern": r"^contact\.[a-z_]+$"},
-                    "severity": {"enum": ["critical", "major", "minor", "info"]},
+                    "severity": {"enum": list(SEVERITIES)},
                     "check": {"enum": list(CHECKS)},
                     "allowed_from": {"type": "string", "pattern": r"^\d\d:\d\d$"},
                     "allowed_until": {"type": "string", "pattern": r"^\d\d:\d\d$"},
@@ -229,7 +229,7 @@ def load_contact_rules(lang: str, root: str | None = None) -> ContactRules:
 
 def case_lang(case: Mapping[str, Any], lang: str | None = None) -> str:
     """The language whose rules apply: ``lang``, else the case's ``lang``, else its ``jurisdiction``."""
-    chosen = lang or case.get("lang") or {"CN": "zh", "US": "en"}.get(str(case.get("jurisdiction", "")).upper())
+    chosen = lang or case.get("lang") or {j: code for code, j in JURISDICTION.items()}.get(str(case.get("jurisdiction", "")).upper())
     if chosen not in LANGUAGES:
         raise CaseError(f"case {case.get('id', '?')}: say which rules apply: `lang: zh` (CN) or `lang: en` (US) in the case, or --lang")
     return str(chosen)
@@ -379,13 +379,3 @@ def _broken(rule: ContactRule, case: Mapping[str, Any], at: datetime, zones: Seq
         return say["number"].format(number=number, field=rule.field) if number and any(_digits(v) == _digits(number) for v in listed) else ""
     return say["flag"].format(field=rule.field, value=value)
 
-
-def attempts_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Attempt]:
-    """Attempts from plain rows (``at``, ``direction``, ``outcome``, ``number``, ``call_id``)."""
-    out = []
-    for row in rows:
-        when = row.get("at")
-        parsed = when if isinstance(when, datetime) else datetime.fromisoformat(str(when).replace("Z", "+00:00"))
-        out.append(Attempt(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc), str(row.get("direction") or "outbound"),
-                           str(row.get("outcome") or "conversation"), str(row.get("number") or ""), str(row.get("call_id") or "")))
-    return out

@@ -58,6 +58,10 @@ class CueRule:
     answers: tuple[str, ...] = ()
     misses: tuple[str, ...] = ()
 
+    def answered_by_line(self, said: str) -> bool:
+        """Whether an agent line, already normalised, answers the cue."""
+        return any(compile_regex(p).search(said) for p in self.answered_by)
+
 
 @dataclass(frozen=True)
 class Obligation:
@@ -104,8 +108,7 @@ class CueObligations:
     def answers(self, text: str, cue: str) -> bool:
         """Whether an agent line answers ``cue``."""
         rule = self.rules.get(cue)
-        said = self._norm(text).text
-        return rule is not None and any(compile_regex(p).search(said) for p in rule.answered_by)
+        return rule is not None and rule.answered_by_line(self._norm(text).text)
 
     def customer(self, seq: int, text: str, cues: Iterable[str]) -> list[Obligation]:
         """A customer utterance with its cues: opens an obligation per cue not already open."""

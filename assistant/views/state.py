@@ -63,7 +63,7 @@ class LiveState:
         elif isinstance(event, Utterance):
             self.partial.pop(event.speaker, None)
             self.lines.append(event)
-        elif isinstance(event, Finding) and event.kind == "contact" and "case_update" not in event.extra:
+        elif isinstance(event, Finding) and event.kind == "contact" and not event.case_update:
             self.contact.append(event)
         elif isinstance(event, Finding):
             if not event.provisional:  # the final's finding replaces its provisional alert
