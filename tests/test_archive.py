@@ -217,7 +217,7 @@ def test_the_archive_is_a_plain_sqlite_file(filled):
     db = sqlite_utils.Database(filled.path)
     assert {"calls", "utterances", "findings", "reviews", "suggestions", "audio_files", "cases", "archive_log", "_migrations"} <= set(db.table_names())
     assert db["utterances"].count == 34
-    assert [r["name"] for r in db["_migrations"].rows] == ["0001_initial", "0002_settings"]
+    assert [r["name"] for r in db["_migrations"].rows] == ["0001_initial", "0002_settings", "0003_review"]
 
 
 def test_bad_archive_files_and_places(tmp_path):

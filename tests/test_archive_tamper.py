@@ -28,6 +28,8 @@ def build(path: Path, key: bytes | None = None) -> Archive:
         a.add_suggestion(cid, 1, "zh.negotiation.plan", "我们可以一起看看分期方案", "shown")
         a.seal(cid)
         a.add_review(cid, pos, "confirm", "qa.li", "明确的刑事威胁", agent_dispute=True)
+        a.add_score(cid, {"scorecard": "zh-default", "scorecard_version": 1, "scorecard_hash": "ef" * 32, "score": 60.0, "passed": False,
+                          "auto_fail": "threat_arrest", "deductions": [{"finding": f"{cid}#{pos}", "points": 40}], "asr_review": 0, "scorer": "qa.li"})
     a.hold("c1", "纠纷 2026-118")
     return a
 

@@ -19,6 +19,9 @@ CHAINED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "reviews": ("review", ("finding_pos", "decision", "agent_dispute", "at"), ("reviewer", "note")),
     "audio_files": ("audio", ("sha256", "duration", "sample_rate", "channels", "bytes"), ("name", "path")),
     "call_events": ("event", ("event", "at"), ("detail",)),
+    # a call's score against a scorecard (scorecard.py): which card, its version and hash, what cost points
+    "scores": ("score", ("scorecard", "scorecard_version", "scorecard_hash", "score", "passed", "auto_fail", "deductions", "asr_review", "at"),
+               ("scorer",)),
 }
 ARCHIVE_LOG = "archive_log"  # the archive-wide chain: creation, seals, holds, purges, case records, post-seal records
 # Every chained table, the archive log included: table -> (kind, public, private columns).
@@ -26,6 +29,7 @@ SPECS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     **CHAINED,
     ARCHIVE_LOG: ("log", ("event", "at", "head", "records"), ("target_call", "reason")),
 }
+LATER = ("scores",)  # chained tables a later migration creates
 CHAIN_FORMAT = "2"  # 2: chain label = SHA-256(opening salt + call id); identifying fields private
 
 
@@ -44,7 +48,8 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("cases").create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
                         "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}, pk="id")
     for table, (_, public, private) in SPECS.items():
-        _create_chained(db, table, public + private)
+        if table not in LATER:
+            _create_chained(db, table, public + private)
     # status and cached columns (not part of the chain: verify re-derives them from it)
     db.table("call_status").create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
     db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
@@ -54,9 +59,17 @@ def _settings(db: sqlite_utils.Database) -> None:
     db.table("archive_settings").create({"name": str, "value": str}, pk="name")
 
 
+def _review(db: sqlite_utils.Database) -> None:
+    """QA review: the scores of calls (chained) and the review app's users (each change in the archive log)."""
+    _, public, private = CHAINED["scores"]
+    _create_chained(db, "scores", public + private)
+    db.table("users").create({"name": str, "role": str, "password": str, "created_at": str, "disabled": int}, pk="name")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_settings", _settings),
+    ("0003_review", _review),
 ]
 
 

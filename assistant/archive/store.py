@@ -50,8 +50,11 @@ def key_from_env() -> bytes | None:
     return None
 
 
-CALL_EVENTS = ("sealed", "interrupted", "reopened", "reviewed", "held", "unheld", "purged")  # log events about a call's chain
+CALL_EVENTS = ("sealed", "interrupted", "reopened", "reviewed", "scored", "held", "unheld", "purged")  # log events about a call's chain
 END_EVENTS = ("sealed", "interrupted", "reopened")  # the call events that end a call, or reopen it
+
+
+REVIEW_DECISIONS = ("confirm", "dismiss", "dispute")
 
 
 def status_after(last_end_event: str | None) -> str:
@@ -495,9 +498,12 @@ class Archive:
         return pos
 
     def add_review(self, call_id: str, finding_pos: int, decision: str, reviewer: str, note: str = "", agent_dispute: bool = False) -> int:
-        """A QA reviewer confirms or dismisses a finding (allowed after the call is sealed)."""
-        if decision not in ("confirm", "dismiss"):
-            raise ArchiveError("a review decision is 'confirm' or 'dismiss'")
+        """A QA reviewer confirms or dismisses a finding, or its agent disputes it
+        (``decision='dispute'``); allowed after the call is sealed. Returns the review's position."""
+        if decision not in REVIEW_DECISIONS:
+            raise ArchiveError("a review decision is 'confirm', 'dismiss' or 'dispute'")
+        if decision == "dispute":
+            agent_dispute = True
         with self.transaction():
             status = self.status(call_id)
             if status is None or status == "purged":
@@ -510,6 +516,25 @@ class Archive:
             if status != "open":
                 self._log("reviewed", call_id)  # after the end: the archive log vouches for it
         return pos
+
+    def add_score(self, call_id: str, values: dict[str, Any]) -> int:
+        """Record a call's score (see :mod:`assistant.archive.scorecard`); allowed after the
+        call ended, like a review. Returns the score's position in the call's chain."""
+        with self.transaction():
+            status = self.status(call_id)
+            if status is None or status == "purged":
+                raise ArchiveError(f"no call {call_id!r} to score")
+            pos, _ = self._append("scores", call_id, {**values, "at": now_iso()})
+            if status != "open":
+                self._log("scored", call_id)
+        return pos
+
+    def log_event(self, event: str, target: str, reason: str = "") -> None:
+        """An archive-wide action (a user added, an export made) as a chained archive-log entry."""
+        if event in CALL_EVENTS or event == "created":
+            raise ArchiveError(f"{event!r} is recorded by its own method")
+        with self.transaction():
+            self._log(event, target, reason)
 
     def _log(self, event: str, target: str, reason: str = "") -> None:
         if event in CALL_EVENTS:
