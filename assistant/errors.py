@@ -41,12 +41,19 @@ anything else into an internal error (exit 3).
     │   ├── RegistryError ............ E040  an unknown checker or sink, a plugin that fails to load
     │   ├── LiveCallError ............ E041  a live call that cannot start or had to stop
     │   └── PipelineInputError ....... E042  an event the pipeline does not take (also a TypeError)
+    ├── QA review
+    │   ├── ScorecardError ........... E050  a scorecard file is invalid (names file:line)
+    │   ├── FindingIdError ........... E051  not a finding id (CALL_ID#POS), or no such finding
+    │   ├── UserError ................ E052  an unknown user or role, a password that cannot be used
+    │   └── ReportError .............. E053  a report that cannot be rendered (a broken override template)
     └── InternalError ................ E999  a bug: please report it
 
     CallassistWarning (UserWarning, W000)
     └── StaleModelWarning ............ W001  the meaning model was trained on other corpora
 """
 from __future__ import annotations
+
+from typing import Any
 
 
 class CallassistError(Exception):
@@ -61,6 +68,18 @@ class CallassistError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(f"[{self.code}] {message}")
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is (an error sent back by a worker process keeps its message and
+        fields, whatever its constructor takes)."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class RuleFileError(CallassistError):
@@ -237,6 +256,30 @@ class PipelineInputError(CallassistError, TypeError):
     """An event the call pipeline does not take."""
 
     code = "E042"
+
+
+class ScorecardError(CallassistError):
+    """A scorecard file that cannot be used: bad YAML, unknown categories, weights out of range."""
+
+    code = "E050"
+
+
+class FindingIdError(CallassistError, ValueError):
+    """Not a finding id (``CALL_ID#POS``, as ``archive show`` prints it)."""
+
+    code = "E051"
+
+
+class UserError(CallassistError):
+    """An unknown user or role, a name taken, a password too short or wrong."""
+
+    code = "E052"
+
+
+class ReportError(CallassistError):
+    """A report that cannot be rendered, e.g. a broken template in the override folder."""
+
+    code = "E053"
 
 
 class InternalError(CallassistError):

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from assistant.errors import CallassistError
 from assistant.events import Finding
@@ -81,6 +81,7 @@ class AuditSummary:
     audited: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)  # CallScore of each audited call that had a scorecard
     audio_seconds: float = 0.0
     severities: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
@@ -193,8 +194,12 @@ def _call_id(rec: Recording) -> str:
 
 
 def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, model: str | None = None, lang: str | None = None,
-              progress: Callable[[str], None] | None = None) -> AuditSummary:
-    """Check and archive every recording not archived yet; see the module docstring."""
+              progress: Callable[[str], None] | None = None, scorecards: Mapping[str, Any] | None = None) -> AuditSummary:
+    """Check and archive every recording not archived yet; see the module docstring.
+
+    ``scorecards`` (language → :class:`~assistant.archive.scorecard.Scorecard`) score each
+    call as it is recorded; the scores are chained into the call and listed in the summary.
+    """
     from assistant.archive.importer import record_import
     from assistant.files import file_digest
 
@@ -224,6 +229,16 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
         if prepared.audio_info is not None:
             summary.audio_seconds += float(prepared.audio_info.duration)
         summary.categories.update(result.findings)
+        card = (scorecards or {}).get(prepared.lang)
+        if card is not None:
+            from assistant.archive.reviews import load_flags
+            from assistant.archive.scorecard import score_call
+
+            call = archive.conn.execute("SELECT agent_id, started_at FROM calls WHERE call_id = ? AND pos = 0", (result.call_id,)).fetchone()
+            scored = score_call(card, result.call_id, load_flags(archive, [result.call_id]), agent_id=str(call["agent_id"] or ""),
+                                started_at=str(call["started_at"] or ""))
+            archive.add_score(result.call_id, scored.as_record("audit"))
+            summary.scores.append(scored)
         summary.severities.update(e.severity for _, events in prepared.judged for e in events if isinstance(e, Finding))
 
     if workers <= 1:
