@@ -155,10 +155,12 @@ def archive_search(ctx: click.Context, query: str, agent: str | None, since: str
         out = []
         for h in rows:
             tags = f"  [{', '.join(h['categories'])}]" if h["categories"] else ""
-            out.append(f"{safe(h['call_id'])} #{h['seq']} {safe(str(h['started_at'] or ''))[:16]} {safe(h['agent_id'] or '-')} {h['speaker']:8} {safe(h['text'])}{tags}")
+            ids = f"  findings: {' '.join(safe(i) for i in h['findings'])}" if h["findings"] else ""
+            out.append(f"{safe(h['call_id'])} line {h['seq']} {safe(str(h['started_at'] or ''))[:16]} {safe(h['agent_id'] or '-')} {h['speaker']:8} "
+                       f"{safe(h['text'])}{tags}{ids}")
         return "\n".join(out)
 
-    emit((dict(h.__dict__) for h in hits), fmt, ["call_id", "seq", "started_at", "agent_id", "speaker", "text", "categories"], lines)
+    emit((dict(h.__dict__) for h in hits), fmt, ["call_id", "seq", "started_at", "agent_id", "speaker", "text", "categories", "findings"], lines)
     if fmt == "text":
         click.echo(f"{len(hits)} match(es)", err=True)
 
@@ -277,23 +279,34 @@ def archive_calls(ctx: click.Context, fmt: str) -> None:
 
 @archive.command("review")
 @archive_option
-@click.argument("call_id")
-@click.argument("finding_pos", type=int)
-@click.option("--confirm/--dismiss", "confirm", required=True, help="The reviewer's decision.")
-@click.option("--reviewer", required=True)
-@click.option("--note", default="")
-@click.option("--agent-dispute", is_flag=True, help="The agent disputes this finding.")
+@click.argument("finding")
+@click.argument("finding_pos", type=int, required=False)
+@click.option("--confirm", "decision", flag_value="confirm", help="The flag is right.")
+@click.option("--dismiss", "decision", flag_value="dismiss", help="The flag is wrong.")
+@click.option("--dispute", "decision", flag_value="dispute", help="The agent disputes the flag (a note says why); a reviewer answers with --confirm/--dismiss.")
+@click.option("--reviewer", required=True, help="Who decides (or, with --dispute, the agent).")
+@click.option("--note", default="", help="Why; needed for a dispute and for answering one.")
 @click.pass_context
-def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: bool, reviewer: str, note: str, agent_dispute: bool) -> None:
-    """Confirm or dismiss a finding (by its chain position, see `archive export`).
+def archive_review(ctx: click.Context, finding: str, finding_pos: int | None, decision: str | None, reviewer: str, note: str) -> None:
+    """Confirm, dismiss or dispute a finding, by its id (CALL_ID#POS, as `archive show` and
+    `archive search` print it; `CALL_ID POS` also works).
 
-    Example:
+    Every decision is a chained record; earlier ones stay as history. Example:
 
-        callassist archive review zh-threats_and_insults 9 --confirm --reviewer qa.li --note "clear arrest threat"
+        callassist archive review "zh-threats_and_insults#9" --confirm --reviewer qa.li --note "clear arrest threat"
     """
+    from assistant.archive.reviews import finding_id, get_flag, parse_finding_id, record_review
+
+    if decision is None:
+        raise click.UsageError("say --confirm, --dismiss or --dispute")
+    try:
+        fid = finding_id(*parse_finding_id(finding, finding_pos))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FINDING") from exc
     store = open_archive(ctx)
-    pos = store.add_review(call_id, finding_pos, "confirm" if confirm else "dismiss", reviewer, note, agent_dispute)
-    click.echo(f"review recorded at position {pos}")
+    pos = record_review(store, fid, decision, reviewer, note)
+    flag = get_flag(store, fid)
+    click.echo(f"{fid} ({flag.category}): {decision} recorded at position {pos}; now {flag.state}")
 
 
 @archive.command("show")
@@ -302,7 +315,7 @@ def archive_review(ctx: click.Context, call_id: str, finding_pos: int, confirm: 
 @format_option()
 @click.pass_context
 def archive_show(ctx: click.Context, call_id: str, fmt: str) -> None:
-    """Print a call: utterances, findings with their positions (for `review`), reviews.
+    """Print a call: utterances, findings with their ids (for `review`) and states, reviews, scores.
 
     Example:
 
@@ -313,17 +326,28 @@ def archive_show(ctx: click.Context, call_id: str, fmt: str) -> None:
     if not rows:
         raise click.BadParameter(f"no call {call_id!r} in {store.path}", param_hint="CALL_ID")
     if fmt != "text":
-        records = [{"table": table, **{k: r[k] for k in r.keys() if k not in ("id", "mac", "salt", "prev_hash")}} for table, r in rows]
-        emit(records, fmt, ["table", "pos", "start", "end", "speaker", "text", "kind", "category", "severity", "rule_id", "matched",
+        from assistant.archive.reviews import finding_id as fid
+
+        records = [{"table": table, **{k: r[k] for k in r.keys() if k not in ("id", "mac", "salt", "prev_hash")},
+                    **({"finding_id": fid(call_id, int(r["pos"]))} if table == "findings" else {})} for table, r in rows]
+        emit(records, fmt, ["table", "pos", "finding_id", "start", "end", "speaker", "text", "kind", "category", "severity", "rule_id", "matched",
                             "finding_pos", "decision", "reviewer", "note", "event", "at", "detail", "hash"])
         return
+    from assistant.archive.reviews import finding_id, load_flags
+
+    flags = {f.pos: f for f in load_flags(store, [call_id])}
     click.echo(f"call {safe(call_id)} ({store.status(call_id)})")
     for table, r in rows:
         if table == "utterances":
             click.echo(f"#{r['pos']:<4} [{float(r['start']):7.2f}] {r['speaker']:8} {safe(str(r['text']))}")
         elif table == "findings":
-            click.echo(f"#{r['pos']:<4}      ! {r['kind']}:{r['category']} {r['severity']} [{r['rule_id']}] «{safe(str(r['matched']))}»")
+            state = flags[int(r["pos"])].state if int(r["pos"]) in flags else ""
+            click.echo(f"#{r['pos']:<4}      ! {r['kind']}:{r['category']} {r['severity']} [{r['rule_id']}] «{safe(str(r['matched']))}»"
+                       f"  id {safe(finding_id(call_id, int(r['pos'])))} ({state})")
         elif table == "reviews":
-            click.echo(f"#{r['pos']:<4}      review of #{r['finding_pos']}: {r['decision']} by {safe(str(r['reviewer']))} {safe(str(r['note']))}")
+            click.echo(f"#{r['pos']:<4}      {r['decision']} of {safe(finding_id(call_id, int(r['finding_pos'])))} by {safe(str(r['reviewer']))} "
+                       f"{safe(str(r['note']))}".rstrip())
+        elif table == "scores":
+            click.echo(f"#{r['pos']:<4}      score {r['score']} ({'passed' if r['passed'] else 'failed'}) on {safe(str(r['scorecard']))} v{r['scorecard_version']}")
         elif table == "call_events":
             click.echo(f"#{r['pos']:<4} {r['event']} {r['at']} {safe(str(r['detail'] or ''))}".rstrip())

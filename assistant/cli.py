@@ -474,6 +474,7 @@ from assistant._cli_archive import archive  # noqa: E402 - commands defined in t
 from assistant._cli_audit import audit  # noqa: E402
 from assistant._cli_calls import check_call, precall  # noqa: E402
 from assistant._cli_live import demo, live  # noqa: E402
+from assistant._cli_review import report, score, serve, users  # noqa: E402
 from assistant._cli_scripts import practice, scripts  # noqa: E402
 from assistant._cli_speech import devices, models, transcribe  # noqa: E402
 
@@ -488,6 +489,10 @@ cli.add_command(models)
 cli.add_command(devices)
 cli.add_command(live)
 cli.add_command(demo)
+cli.add_command(score)
+cli.add_command(report)
+cli.add_command(users)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -120,6 +120,8 @@ class _Masker:
             return {"name": name, "path": WITHHELD}
         if table == "call_events":
             return {"detail": self.text(row["detail"])}
+        if table == "scores":
+            return {"scorer": self.withhold(row["scorer"], "names")}
         raise ArchiveError(f"no redaction rule for table {table}")
 
 

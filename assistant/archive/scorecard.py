@@ -89,13 +89,14 @@ class Scorecard:
     sha256: str = ""
 
     def cost(self, flag: Flag) -> tuple[float, str]:
-        """What one counted flag costs, and the label saying why."""
+        """What one counted flag costs, and the scorecard's label for it ("" for a plain flag:
+        its category and severity say why)."""
         for item in self.required:
             if item.category == flag.category:
                 return item.points, item.label
         if flag.category in self.categories:
-            return float(self.categories[flag.category]), flag.category
-        return float(self.points.get(flag.severity, 0.0)), f"{flag.category} ({flag.severity})"
+            return float(self.categories[flag.category]), ""
+        return float(self.points.get(flag.severity, 0.0)), ""
 
     def fails(self, flag: Flag) -> Item | None:
         """The auto-fail item this counted flag triggers, if any."""
@@ -161,7 +162,7 @@ class Deduction:
     category: str
     severity: str
     points: float
-    label: str
+    label: str  # the scorecard item's label ("" for a flag costed by category or severity)
     auto_fail: bool = False
 
 

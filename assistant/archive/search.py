@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant.archive.reviews import finding_id
 from assistant.errors import SearchError
 from assistant.text.normalize import CJK_CHARS, Normalizer
 
@@ -85,6 +86,7 @@ class Hit:
     agent_id: str
     started_at: str
     categories: tuple[str, ...]
+    findings: tuple[str, ...] = ()  # ids (CALL#POS) of the findings on this utterance, as `archive review` takes them
 
 
 def search(archive: "Archive", query: str, *, agent: str | None = None, since: str | None = None, until: str | None = None,
@@ -111,12 +113,14 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
             args.append(value)
     sql = (
         "SELECT u.call_id, u.seq, u.speaker, u.start, u.text, c.agent_id, c.started_at, "
-        "(SELECT group_concat(DISTINCT f.category) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS categories "
+        "(SELECT group_concat(DISTINCT f.category) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS categories, "
+        "(SELECT group_concat(f.pos) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS finding_pos "
         "FROM utterance_search s JOIN utterances u ON u.id = s.rowid JOIN calls c ON c.call_id = u.call_id AND c.pos = 0 "
         f"WHERE {' AND '.join(wheres)} ORDER BY c.started_at, u.call_id, u.seq LIMIT ?"
     )
     return [
         Hit(row["call_id"], row["seq"], row["speaker"], row["start"], row["text"], row["agent_id"], row["started_at"],
-            tuple(sorted(row["categories"].split(","))) if row["categories"] else ())
+            tuple(sorted(row["categories"].split(","))) if row["categories"] else (),
+            tuple(finding_id(row["call_id"], int(p)) for p in sorted(int(x) for x in row["finding_pos"].split(","))) if row["finding_pos"] else ())
         for row in archive.conn.execute(sql, [*args, limit])
     ]

@@ -38,6 +38,15 @@ class Labels:
         """A call stage in plain words."""
         return self._get("stage", name)
 
+    def state(self, name: str) -> str:
+        """A review state or decision in plain words."""
+        return self._get("state", name)
+
+    @property
+    def qa(self) -> dict[str, str]:
+        """The words of the QA reports and the review app."""
+        return dict(self.data.get("qa", {}))
+
     def speaker(self, name: str) -> str:
         """agent / customer."""
         return self._get("speaker", name)
