@@ -212,7 +212,7 @@ def get_flag(archive: "Archive", fid: str) -> Flag:
     for flag in load_flags(archive, [call_id]):
         if flag.pos == pos:
             return flag
-    raise ArchiveError(f"no finding {fid} in {archive.path}: `callassist archive show {call_id}` lists the call's finding ids")
+    raise FindingIdError(f"no finding {fid} in {archive.path}: `callassist archive show {call_id}` lists the call's finding ids")
 
 
 def record_review(archive: "Archive", fid: str, decision: str, reviewer: str, note: str = "") -> int:
