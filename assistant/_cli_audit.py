@@ -61,6 +61,9 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
         rows = [{"category": k, "flags": v} for k, v in summary.categories.most_common()]
         click.echo(text_table(rows, ["category", "flags"]))
     if summary.scores:
+        from assistant.archive.scorecard import record_agent_scores
+
+        record_agent_scores(store, summary.scores, "audit")
         echo_scores(summary.scores)
     if summary.seconds:
         click.echo("slowest: " + ", ".join(f"{safe(name)} {s:.1f} s" for name, s in summary.slowest()))

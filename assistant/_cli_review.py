@@ -31,7 +31,7 @@ def score(ctx: click.Context, call_ids: tuple[str, ...], scorecard_files: tuple[
 
         callassist score --scorecard lexicons/zh/qa/scorecard.yaml
     """
-    from assistant.archive.scorecard import record_scores, score_calls
+    from assistant.archive.scorecard import record_agent_scores, record_scores, score_calls
 
     cards = scorecards(scorecard_files)
     store = open_archive(ctx)
@@ -39,6 +39,8 @@ def score(ctx: click.Context, call_ids: tuple[str, ...], scorecard_files: tuple[
     if call_ids and not results:
         raise click.BadParameter("none of these is an ended call in the archive (`callassist archive calls` lists them)", param_hint="--call-id")
     written = record_scores(store, results, "cli")
+    if written:
+        record_agent_scores(store, results, "cli")
     rows = [{"call_id": s.call_id, "agent_id": s.agent_id, "score": s.score, "passed": s.passed, "auto_fail": list(s.auto_fail),
              "scorecard": f"{s.scorecard} v{s.version}", "deductions": len(s.deductions), "asr_review": s.asr_review} for s in results]
     emit(rows, fmt, ["call_id", "agent_id", "score", "passed", "auto_fail", "scorecard", "deductions", "asr_review"])

@@ -340,13 +340,14 @@ def rules() -> None:
 @rules.command("lint")
 @lang_filter_option()
 def rules_lint(lang: str | None) -> None:
-    """Validate every lexicon file (line rules, call and contact rules, cue obligations);
-    prints `file:line: message` per problem.
+    """Validate every lexicon file (line rules, call and contact rules, cue obligations,
+    the default QA scorecard); prints `file:line: message` per problem.
 
     Example:
 
         callassist rules lint --lang zh
     """
+    from assistant.archive.scorecard import load_scorecard
     from assistant.rules.call_rules import load_call_rules
     from assistant.rules.contact import load_contact_rules
     from assistant.rules.loader import lint_lexicon, load_language_config
@@ -366,7 +367,11 @@ def rules_lint(lang: str | None) -> None:
             count += len(load_obligations(code)) + len(load_call_rules(code).rules) + len(load_contact_rules(code).rules)
         except CallassistError as exc:
             problems.extend(getattr(exc, "problems", [str(exc)]))
-    report_problems(problems, "problem(s)", f"ok: {count} rules (line, call, contact and cue obligations)")
+        try:
+            load_scorecard(lang=code)
+        except CallassistError as exc:
+            problems.extend(str(exc).split("\n")[1:] or [str(exc)])
+    report_problems(problems, "problem(s)", f"ok: {count} rules (line, call, contact and cue obligations) and the scorecards")
 
 
 @rules.command("list")

@@ -233,6 +233,14 @@ def test_report_and_score_commands(audited, tmp_path):
     runner = CliRunner()
     res = runner.invoke(cli, ["score", "--archive", db])
     assert res.exit_code == 0 and "0 new score(s) recorded" in res.output, res.output  # the audit scored them already
+    abuse = next(f for f in load_flags(audited, [THREATS]) if f.category == "abuse")
+    record_review(audited, abuse.id, "dismiss", "qa.li", "a quote")
+    res = runner.invoke(cli, ["score", "--archive", db, "--format", "jsonl"])
+    assert res.exit_code == 0 and "1 new score(s) recorded" in res.output, res.output
+    entry = audited.conn.execute("SELECT reason FROM archive_log WHERE event = 'agent_scores' ORDER BY pos DESC").fetchone()
+    summary = json.loads(entry["reason"])
+    assert summary["scorecards"][0]["sha256"] == load_scorecard(lang="zh").sha256 and summary["agents"][0]["calls"] == 4
+    assert verify(audited).ok
     res = runner.invoke(cli, ["report", "--archive", db, "--out", str(tmp_path / "r"), "--lang", "en"])
     assert res.exit_code == 0 and "wrote" in res.output, res.output
     assert "Call QA report" in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")

@@ -228,6 +228,19 @@ def test_an_agent_sees_only_their_own_calls_and_cannot_decide(server, qa_archive
     assert c.request("GET", "/rules")[0] == 403
 
 
+def test_malformed_requests_get_one_clear_status(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/login")
+    conn.putheader("Content-Length", "lots")
+    conn.endheaders()
+    assert conn.getresponse().status == 400
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/login", body="x" * 70000, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert conn.getresponse().status == 413
+    assert Client(server).request("GET", "/nowhere")[0] == 404
+    assert Client(server).request("DELETE", "/calls")[0] in (405, 501)
+
+
 def test_another_host_name_is_refused(server):
     status, _, _, _ = Client(server, host="attacker.example:80").request("GET", "/login")
     assert status == 421

@@ -288,5 +288,20 @@ def agent_scores(scores: Sequence[CallScore]) -> list[AgentScore]:
     return sorted(out, key=lambda a: (a.mean, a.agent_id))
 
 
+def record_agent_scores(archive: "Archive", scores: Sequence[CallScore], scorer: str) -> list[AgentScore]:
+    """Record the per-agent summary of these call scores as a chained archive-log entry
+    (``agent_scores``: each agent's calls, mean, passes and auto-fails, with the scorecards'
+    names, versions and hashes); returns the summary."""
+    import json
+
+    agents = agent_scores(scores)
+    if agents:
+        cards = sorted({(s.scorecard, s.version, s.sha256) for s in scores})
+        archive.log_event("agent_scores", scorer, json.dumps({
+            "scorecards": [{"scorecard": n, "version": v, "sha256": h} for n, v, h in cards],
+            "agents": [a.__dict__ for a in agents]}, ensure_ascii=False, sort_keys=True))
+    return agents
+
+
 __all__ = ["AgentScore", "CallScore", "Deduction", "Item", "Scorecard", "agent_scores", "default_path", "known_categories", "latest_scores",
-           "load_scorecard", "record_scores", "score_call", "score_calls"]
+           "load_scorecard", "record_agent_scores", "record_scores", "score_call", "score_calls"]

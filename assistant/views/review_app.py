@@ -417,7 +417,13 @@ class _Handler(BaseHTTPRequestHandler):
             cookies = {}
         form: dict[str, str] = {}
         if self.command == "POST":
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._send(Response(HTTPStatus.BAD_REQUEST, b"bad Content-Length", "text/plain; charset=utf-8"))
+                return None
             if length > MAX_FORM:
                 self._send(Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"form too large", "text/plain; charset=utf-8"))
                 return None
