@@ -262,7 +262,8 @@ def test_passwords_are_hashed_with_scrypt_and_checked(tmp_path):
             add_user(a, "x", "admin", "short")
         with pytest.raises(UserError, match="unknown role"):
             add_user(a, "x", "boss", "a long pass phrase")
-        assert authenticate(a, "qa.li", "a long pass phrase").role == "reviewer"
+        user = authenticate(a, "qa.li", "a long pass phrase")
+        assert user is not None and user.role == "reviewer"
         assert authenticate(a, "qa.li", "wrong") is None and authenticate(a, "nobody", "a long pass phrase") is None
         assert any(r["event"] == "user_added" for r in a.conn.execute("SELECT event FROM archive_log"))
         assert verify(a).ok
