@@ -40,7 +40,8 @@ anything else into an internal error (exit 3).
     ├── the call pipeline
     │   ├── RegistryError ............ E040  an unknown checker or sink, a plugin that fails to load
     │   ├── LiveCallError ............ E041  a live call that cannot start or had to stop
-    │   └── PipelineInputError ....... E042  an event the pipeline does not take (also a TypeError)
+    │   ├── PipelineInputError ....... E042  an event the pipeline does not take (also a TypeError)
+    │   └── IngestError .............. E043  call audio from telephony that cannot be taken (bad frame, token, metadata)
     ├── QA review
     │   ├── ScorecardError ........... E050  a scorecard file is invalid (names file:line)
     │   ├── FindingIdError ........... E051  not a finding id (CALL_ID#POS), or no such finding
@@ -256,6 +257,13 @@ class PipelineInputError(CallassistError, TypeError):
     """An event the call pipeline does not take."""
 
     code = "E042"
+
+
+class IngestError(CallassistError):
+    """Call audio from telephony that cannot be taken: a malformed frame, a missing or wrong
+    token, metadata that names no call, a server that is full."""
+
+    code = "E043"
 
 
 class ScorecardError(CallassistError):
