@@ -19,12 +19,13 @@ from assistant._screen import safe
 @click.option("--model", help="Speech model for WAVs without a transcript (directory, alias or installed name).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV, one row per recording: `file`, optional `started_at`, `agent_id`, and case fields (`case_id`, `lang`, `timezone` …).")
+@click.option("--cluster", help="A Dask scheduler (tcp://host:8786): spread the recordings over its workers (they need the same paths).")
 @click.option("--scorecard", "scorecard_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Scorecard YAML (one per language; default: lexicons/LANG/qa/scorecard.yaml).")
 @lang_option("Language of the calls (default: each transcript's header, else detected).")
 @click.pass_context
 def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, transcripts_only: bool, model: str | None, manifest: Path | None,
-          scorecard_files: tuple[Path, ...], lang: str | None) -> None:
+          cluster: str | None, scorecard_files: tuple[Path, ...], lang: str | None) -> None:
     """Check and archive every recording under PATHS (WAV, timed transcript, or both).
 
     Recordings already in the archive are skipped, so a second run, or a run after an
@@ -34,7 +35,7 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
 
         callassist audit recordings_fixtures/zh --transcripts-only --workers 1
     """
-    from assistant.archive.audit import default_workers, find_recordings, read_manifest, run_audit, with_manifest
+    from assistant.archive.audit import cluster_executor, default_workers, find_recordings, read_manifest, run_audit, with_manifest
 
     cards = scorecards(scorecard_files)
     recordings, left = find_recordings(paths, transcripts_only)
@@ -47,9 +48,14 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
         click.echo("no recordings found (WAV or timed-transcript JSONL files)", err=True)
         return
     store = open_archive(ctx)
-    with click.progressbar(length=len(recordings), label="auditing", file=sys.stderr, item_show_func=lambda name: name) as bar:
-        summary = run_audit(store, recordings, workers=workers or default_workers(), model=model, lang=lang,
-                            progress=lambda name: bar.update(1, name), scorecards=cards)
+    executor, disconnect = cluster_executor(cluster) if cluster else (None, None)
+    try:
+        with click.progressbar(length=len(recordings), label="auditing", file=sys.stderr, item_show_func=lambda name: name) as bar:
+            summary = run_audit(store, recordings, workers=workers or default_workers(), model=model, lang=lang,
+                                progress=lambda name: bar.update(1, name), scorecards=cards, executor=executor)
+    finally:
+        if disconnect is not None:
+            disconnect()
     if not summary.audited and not summary.failed:
         click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {archive_path(ctx)}")
         return

@@ -478,6 +478,7 @@ def settings_(fmt: str) -> None:
 from assistant._cli_archive import archive  # noqa: E402 - commands defined in their own modules
 from assistant._cli_audit import audit  # noqa: E402
 from assistant._cli_calls import check_call, precall  # noqa: E402
+from assistant._cli_ingest import serve_calls  # noqa: E402
 from assistant._cli_live import demo, live  # noqa: E402
 from assistant._cli_review import report, score, serve, users  # noqa: E402
 from assistant._cli_scripts import practice, scripts  # noqa: E402
@@ -498,6 +499,7 @@ cli.add_command(score)
 cli.add_command(report)
 cli.add_command(users)
 cli.add_command(serve)
+cli.add_command(serve_calls)
 
 
 def main() -> None:

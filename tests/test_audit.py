@@ -119,3 +119,30 @@ def test_a_manifest_without_a_file_column_is_one_clear_error(tmp_path):
     manifest.write_text("name,started_at\nx,2026-12-05T10:00:00+08:00\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--manifest", str(manifest), "--archive", str(tmp_path / "a.db")])
     assert res.exit_code == 2 and "`file` column" in res.output and not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.slow
+def test_audit_on_a_local_two_worker_dask_cluster_gives_the_same_findings(tmp_path):
+    from distributed import LocalCluster
+
+    def findings(db):
+        with Archive(db, readonly=True) as a:
+            assert verify(a).ok
+            return sorted((r["call_id"], r["category"], r["rule_id"], r["utterance_seq"]) for t, r in
+                          ((t, r) for c in a.chains() for t, r in a.records(c)) if t == "findings")
+
+    runner = CliRunner()
+    alone = tmp_path / "alone.db"
+    assert runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--workers", "1", "--archive", str(alone)]).exit_code == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        spread = tmp_path / "spread.db"
+        res = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", str(spread)])
+        assert res.exit_code == 0 and "audited 8 call(s)" in res.output, res.output
+        again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", str(spread)])
+        assert again.exit_code == 0 and "nothing to audit: all 8" in again.output
+    assert findings(spread) == findings(alone) and findings(alone)
+
+
+def test_a_cluster_address_with_no_scheduler_is_one_clear_error(tmp_path):
+    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--cluster", "tcp://127.0.0.1:9", "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in res.output, res.output

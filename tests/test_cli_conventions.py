@@ -26,7 +26,7 @@ STREAMS = {"check": "jsonl", "transcribe": "jsonl"}
 LISTINGS = {"archive calls", "archive search", "archive show", "rules list", "scripts list", "models list", "devices", "check"}
 USES_ARCHIVE = {"archive import", "archive verify", "archive search", "archive export", "archive hold", "archive unhold", "archive purge",
                 "archive calls", "archive review", "archive show", "live", "demo", "audit", "score", "report", "users add", "users list",
-                "users disable", "serve"}
+                "users disable", "serve", "serve-calls"}
 
 
 def _options(cmd: click.Command) -> dict[str, click.Option]:

@@ -27,6 +27,7 @@ from assistant.ingest.session import CallSource, LegFeed
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "recordings_fixtures" / "zh" / "threats_and_insults.wav"
 TOKEN = "t0ken-for-the-tests-0123456789"
+A7_TOKEN = "a7-only-token-0123456789"
 
 
 def channels(path: Path) -> tuple[int, list[bytes]]:
@@ -92,7 +93,7 @@ def test_the_streaming_resampler_leaves_no_seams_at_chunk_boundaries():
 
 # ---- the server ----------------------------------------------------------------------------------
 def _start(tmp_path, recognizer):
-    return IngestServer(IngestConfig(tokens={TOKEN: ""}, archive=tmp_path / "a.db", max_calls=3, idle_seconds=5), recognizer=recognizer).start()
+    return IngestServer(IngestConfig(tokens={TOKEN: "", A7_TOKEN: "A7"}, archive=tmp_path / "a.db", max_calls=3, idle_seconds=5), recognizer=recognizer).start()
 
 
 @pytest.fixture
@@ -298,3 +299,50 @@ def test_a_full_server_refuses_new_calls_clearly_and_keeps_the_others(server):
 
 
 
+
+
+def test_an_agent_sees_their_own_call_live_and_the_supervisor_sees_every_call(replaying):
+    from websockets.sync.client import connect
+
+    server = replaying
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{server.ws_port}/live?token={A7_TOKEN}&agent=B2", timeout=10)
+    assert refused.value.code == 403  # A7's token does not show B2
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"http://127.0.0.1:{server.ws_port}/supervisor?token={A7_TOKEN}", timeout=10)
+    page = urllib.request.urlopen(f"http://127.0.0.1:{server.ws_port}/live?token={A7_TOKEN}&agent=A7", timeout=10).read().decode()
+    assert "new WebSocket" in page
+    _, (agent, customer) = channels(CALL)
+    screens = []
+    with connect(f"ws://127.0.0.1:{server.ws_port}/ws?token={A7_TOKEN}&agent=A7") as view:
+        screens.append(json.loads(view.recv()))
+        legs = {s: str(uuid.uuid4()) for s in ("agent", "customer")}
+        for speaker, leg in legs.items():
+            _register(server, token=TOKEN, uuid=leg, call="routed", speaker=speaker, agent="A7")
+        other = str(uuid.uuid4())
+        _register(server, token=TOKEN, uuid=other, call="b2-call", speaker="agent", legs="agent", agent="B2")
+        senders = [threading.Thread(target=_audiosocket_leg, args=(server, legs[s], pcm)) for s, pcm in (("agent", agent), ("customer", customer))]
+        senders.append(threading.Thread(target=_audiosocket_leg, args=(server, other, agent)))
+        for t in senders:
+            t.start()
+        deadline = time.monotonic() + 30
+        supervisor = ""
+        while time.monotonic() < deadline:
+            status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{server.ws_port}/calls?token={TOKEN}", timeout=10).read())
+            if len(status["calls"]) == 2:
+                supervisor = urllib.request.urlopen(f"http://127.0.0.1:{server.ws_port}/supervisor?token={TOKEN}", timeout=10).read().decode()
+                break
+            time.sleep(0.05)
+        for t in senders:
+            t.join(60)
+        _wait(server, "routed")
+        _wait(server, "b2-call")
+        while True:
+            try:
+                screens.append(json.loads(view.recv(timeout=3)))
+            except TimeoutError:
+                break
+    assert "routed" in supervisor and "b2-call" in supervisor and "A7" in supervisor and "B2" in supervisor
+    last = screens[-1]
+    assert last["call_id"] == "routed" and last["alerts"] and last["lines"]
+    assert all(s["call_id"] in ("", None, "routed") for s in screens)  # never B2's call

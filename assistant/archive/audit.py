@@ -15,13 +15,13 @@ import os
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from assistant.errors import CallassistError
+from assistant.errors import CallassistError, InputValidationError
 from assistant.events import Finding
 
 _worker_checker: Any = None  # one Checker per worker process
@@ -194,11 +194,15 @@ def _call_id(rec: Recording) -> str:
 
 
 def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, model: str | None = None, lang: str | None = None,
-              progress: Callable[[str], None] | None = None, scorecards: Mapping[str, Any] | None = None) -> AuditSummary:
+              progress: Callable[[str], None] | None = None, scorecards: Mapping[str, Any] | None = None,
+              executor: Executor | None = None) -> AuditSummary:
     """Check and archive every recording not archived yet; see the module docstring.
 
     ``scorecards`` (language → :class:`~assistant.archive.scorecard.Scorecard`) score each
     call as it is recorded; the scores are chained into the call and listed in the summary.
+    ``executor`` (any :class:`concurrent.futures.Executor`, e.g. a Dask cluster's, see
+    :func:`cluster_executor`) runs the workers instead of local processes; this process
+    still decides what is left to do and writes every call, so resuming works the same.
     """
     from assistant.archive.importer import record_import
     from assistant.files import file_digest
@@ -241,7 +245,13 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
             summary.scores.append(scored)
         summary.severities.update(e.severity for _, events in prepared.judged for e in events if isinstance(e, Finding))
 
-    if workers <= 1:
+    if executor is not None:
+        futures = [(rec, executor.submit(_prepare, rec, model, lang)) for rec in todo]
+        for rec, future in futures:  # in order: the archive gets calls in name order
+            record(rec, future.result)
+            if progress:
+                progress(rec.name)
+    elif workers <= 1:
         for rec in todo:
             record(rec, partial(_prepare, rec, model, lang))
             if progress:
@@ -254,6 +264,26 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
                 if progress:
                     progress(rec.name)
     return summary
+
+
+def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
+    """An executor over the Dask cluster at ``address`` (``tcp://host:8786``) and a function
+    that disconnects. Every worker must have callassist installed and reach the recordings at
+    the same paths (shared storage)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise InputValidationError("--cluster needs Dask's `distributed` package: pip install 'callassist[cluster]'") from exc
+    try:
+        client = Client(address, timeout="15s")
+    except (OSError, TimeoutError) as exc:
+        raise InputValidationError(f"no Dask scheduler answers at {address} ({exc}): start one with `dask scheduler` and workers with "
+                                   f"`dask worker {address}`") from exc
+    workers = len(client.scheduler_info().get("workers", {}))
+    if not workers:
+        client.close()
+        raise InputValidationError(f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`")
+    return client.get_executor(), client.close
 
 
 def default_workers() -> int:

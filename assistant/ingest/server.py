@@ -13,6 +13,12 @@ Two listeners, bound to 127.0.0.1 unless told otherwise:
   (path ``/`` or ``/vosk``). The token is in the address (``?token=…``) or an
   ``Authorization: Bearer …`` header.
 
+Agents and supervisors watch on the WebSocket port: ``/live?token=…&agent=A7`` is agent
+A7's live view (the browser view of ``live``: transcript, alerts, suggestions) of their
+call in progress; an agent's token shows that agent only. ``/supervisor?token=…`` lists the
+calls in progress with their alert counts (``/calls`` the same as JSON); it needs a token
+that may speak for every agent.
+
 Tokens come from a YAML file (``token: agent id``, or an empty agent id for a token that
 may speak for any agent); without one, the server makes one and prints it. Overload policy:
 at most ``max_calls`` calls at once; a new call beyond that is refused at once with a clear
@@ -41,6 +47,7 @@ from assistant.events import Finding, Partial, Utterance
 from assistant.ingest import protocols as p
 from assistant.ingest.session import CallSession, SessionInfo
 
+LIVE_PAGE = Path(__file__).resolve().parents[1] / "views" / "static" / "live.html"
 IDLE_SECONDS = 30.0  # a leg that sends nothing for this long is dropped
 REGISTRATION_SECONDS = 120.0  # a registered AudioSocket leg must connect within this
 
@@ -71,17 +78,24 @@ class _Leg:
 
 
 class _Watch:
-    """A sink that counts a call's alerts and hands its events to the connections listening."""
+    """A sink that counts a call's alerts and hands its events to the connections listening
+    and to the server's observers (the load bench measures latency with one)."""
 
-    def __init__(self, info: SessionInfo, listeners: list[Callable[[Any], None]]) -> None:
+    def __init__(self, info: SessionInfo, listeners: list[Callable[[Any], None]], observers: list[Callable[[str, Any], None]]) -> None:
         self.info = info
         self.listeners = listeners
+        self.observers = observers
 
     def handle(self, event: Any) -> None:
         if isinstance(event, Finding) and not event.provisional and event.kind != "cue":
             self.info.alerts += 1
         for listen in list(self.listeners):
             listen(event)
+        for observe in self.observers:
+            observe(self.info.call_id, event)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class _Locked:
@@ -123,6 +137,9 @@ class IngestServer:
         self.listeners: dict[str, list[Callable[[Any], None]]] = {}
         self.legs: dict[str, _Leg] = {}
         self.refused = 0
+        self.observers: list[Callable[[str, Any], None]] = []  # called with (call id, event) for every event of every call
+        self.boards: dict[str, Any] = {}  # agent id → the LiveState of their latest call
+        self.viewers: dict[str, set[Any]] = {}  # agent id → open live-view pages
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -231,7 +248,8 @@ class IngestServer:
         from assistant.pipeline import CallPipeline, registry
         from assistant.pipeline.live import queued, run_live
 
-        sinks: dict[str, Any] = {"watch": _Watch(session.info, self.listeners.setdefault(session.call_id, []))}
+        sinks: dict[str, Any] = {"watch": _Watch(session.info, self.listeners.setdefault(session.call_id, []), self.observers),
+                                 "agent view": _AgentBoard(self, session.agent_id or "-", session.lang)}
         if self.config.archive is not None:
             sinks["archive"] = registry.make_sink("archive", archive=self.config.archive)
         meta = {"agent_id": session.agent_id, "started_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
@@ -253,10 +271,21 @@ class IngestServer:
         try:
             if parts.path == "/register":
                 return self._register(connection, query, token)
-            if parts.path == "/calls":
-                self._agent_for(token, "")
-                return _json_response(connection, http.HTTPStatus.OK, {"calls": [s.info.__dict__ for s in self.sessions.values()],
-                                                                        "refused": self.refused, "max_calls": self.config.max_calls})
+            if parts.path in ("/calls", "/supervisor"):
+                if self._agent_for(token, ""):
+                    raise IngestError("an agent's token shows that agent's calls only: the supervisor page needs a token for every agent")
+                if parts.path == "/calls":
+                    return _json_response(connection, http.HTTPStatus.OK, self.status())
+                return _page(connection, self._supervisor_page())
+            if parts.path == "/live":
+                self._viewer(token, query.get("agent", ""))
+                return _page(connection, LIVE_PAGE.read_text(encoding="utf-8"), "script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+            if parts.path == "/ws":
+                self._viewer(token, query.get("agent", ""))
+                origin = request.headers.get("Origin")
+                if origin is not None and urlsplit(origin).netloc != request.headers.get("Host"):
+                    raise IngestError("other sites may not follow these calls")
+                return None
             if parts.path in ("/", "/vosk", "/fork"):
                 self._agent_for(token, query.get("agent", ""))
                 return None  # on with the WebSocket handshake
@@ -281,6 +310,72 @@ class IngestServer:
             self.legs[leg_uuid] = _Leg(call_id, speaker, speakers, agent, query.get("case", ""), query.get("lang") or self.config.lang,
                                        now + REGISTRATION_SECONDS)
         return _json_response(connection, http.HTTPStatus.OK, {"registered": leg_uuid, "call": call_id, "speaker": speaker})
+
+    def status(self) -> dict[str, Any]:
+        """The calls in progress (agent, legs, alert count), refusals and the limit."""
+        with self._lock:
+            calls = [dict(s.info.__dict__, backlog=s.source.backlog) for s in self.sessions.values()]
+        return {"calls": calls, "refused": self.refused, "max_calls": self.config.max_calls}
+
+    def _supervisor_page(self) -> str:
+        from html import escape
+
+        from assistant.views.labels import labels
+
+        t = labels(self.config.lang)
+        now = time.time()
+        rows = "".join(
+            f"<tr><td>{escape(c['call_id'])}</td><td>{escape(c['agent_id'] or '-')}</td><td>{int(now - c['started']) // 60}:{int(now - c['started']) % 60:02d}</td>"
+            f"<td>{', '.join(escape(f'{k}: {v}') for k, v in c['legs'].items())}</td><td class='n'>{c['alerts']}</td></tr>"
+            for c in self.status()["calls"])
+        return (f"<!doctype html><html lang='{t.lang}'><head><meta charset='utf-8'><meta http-equiv='refresh' content='2'>"
+                f"<title>{escape(t.qa['calls'])}</title><style>body{{font-family:sans-serif}} td,th{{padding:.2em .6em;text-align:left}} .n{{font-weight:bold}}</style></head>"
+                f"<body><h1>{escape(t.qa['calls'])}: {len(self.sessions)} / {self.config.max_calls}</h1>"
+                f"<table id='calls'><tr><th>{escape(t.qa['call'])}</th><th>{escape(t.qa['agent'])}</th><th>{escape(t.qa['time'])}</th>"
+                f"<th>{escape(t.qa['speaker'])}</th><th>{escape(t['alerts'])}</th></tr>{rows}</table>"
+                f"<p>refused: {self.refused}</p></body></html>")
+
+    def _viewer(self, token: str, agent_id: str) -> str:
+        """The agent a live-view page may follow: an agent's token, its own agent only."""
+        agent = self._agent_for(token, agent_id)
+        if not agent:
+            raise IngestError("name the agent to follow: ?agent=…")
+        return agent
+
+    def board_event(self, agent: str, lang: str, event: Any) -> None:
+        """An event of one of ``agent``'s calls: update their screen and push it to their pages."""
+        from assistant.events import CallStarted
+        from assistant.views.state import LiveState
+
+        with self._lock:
+            if isinstance(event, CallStarted) or agent not in self.boards:
+                self.boards[agent] = LiveState(lang=lang)
+            changed = self.boards[agent].apply(event)
+        if changed and self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._push(agent), self._loop)
+
+    def _snapshot(self, agent: str) -> str:
+        from assistant.views.state import LiveState
+
+        with self._lock:
+            board = self.boards.get(agent) or LiveState(lang=self.config.lang)
+            return json.dumps(board.to_dict(), ensure_ascii=False)
+
+    async def _push(self, agent: str) -> None:
+        message = self._snapshot(agent)
+        for page in list(self.viewers.get(agent, ())):
+            try:
+                await page.send(message)
+            except Exception:  # noqa: BLE001 - a closed tab: forget it
+                self.viewers.get(agent, set()).discard(page)
+
+    async def _follow(self, connection: Any, agent: str) -> None:
+        self.viewers.setdefault(agent, set()).add(connection)
+        try:
+            await connection.send(self._snapshot(agent))
+            await connection.wait_closed()
+        finally:
+            self.viewers.get(agent, set()).discard(connection)
 
     # ---- AudioSocket -------------------------------------------------------------------------
     async def _audiosocket(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -344,6 +439,9 @@ class IngestServer:
         parts = urlsplit(connection.request.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         token = query.get("token") or (connection.request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if parts.path == "/ws":
+            await self._follow(connection, self._viewer(token, query.get("agent", "")))
+            return
         fork = parts.path == "/fork"
         session: CallSession | None = None
         speakers: tuple[str, ...] = ()
@@ -455,6 +553,30 @@ class IngestServer:
                                                                                   for w in u.words]}, ensure_ascii=False))
             except Exception:  # noqa: BLE001 - the client went away
                 pass
+
+
+class _AgentBoard:
+    """A sink feeding a call's events to its agent's live view."""
+
+    def __init__(self, server: IngestServer, agent: str, lang: str) -> None:
+        self.server, self.agent, self.lang = server, agent, lang
+
+    def handle(self, event: Any) -> None:
+        self.server.board_event(self.agent, self.lang, event)
+
+    def close(self) -> None:
+        """Nothing to release: the board outlives the call (the agent sees how it ended)."""
+
+
+def _page(connection: Any, page: str, csp: str = "style-src 'unsafe-inline'") -> Any:
+    response = connection.respond(http.HTTPStatus.OK, page)
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = f"default-src 'self'; {csp}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _json_response(connection: Any, status: http.HTTPStatus, body: Mapping[str, Any]) -> Any:
