@@ -271,11 +271,11 @@ def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
     that disconnects. Every worker must have callassist installed and reach the recordings at
     the same paths (shared storage)."""
     try:
-        from distributed import Client
+        import distributed
     except ImportError as exc:
         raise InputValidationError("--cluster needs Dask's `distributed` package: pip install 'callassist[cluster]'") from exc
     try:
-        client = Client(address, timeout="15s")
+        client: Any = getattr(distributed, "Client")(address, timeout="15s")  # (distributed is not typed)
     except (OSError, TimeoutError) as exc:
         raise InputValidationError(f"no Dask scheduler answers at {address} ({exc}): start one with `dask scheduler` and workers with "
                                    f"`dask worker {address}`") from exc
