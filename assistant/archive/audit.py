@@ -275,7 +275,8 @@ def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
     except ImportError as exc:
         raise InputValidationError("--cluster needs Dask's `distributed` package: pip install 'callassist[cluster]'") from exc
     try:
-        client: Any = getattr(distributed, "Client")(address, timeout="15s")  # (distributed is not typed)
+        make_client: Any = distributed.Client  # (distributed is not typed)
+        client = make_client(address, timeout="15s")
     except (OSError, TimeoutError) as exc:
         raise InputValidationError(f"no Dask scheduler answers at {address} ({exc}): start one with `dask scheduler` and workers with "
                                    f"`dask worker {address}`") from exc
