@@ -88,3 +88,17 @@ def korean() -> dict[str, np.ndarray]:
         "c": "네 알겠습니다. 분할 납부도 가능합니다.",
     }
     return {key: speak(text, "ko") for key, text in lines.items()}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven by Playwright (which cannot download a browser here)."""
+    require(shutil.which("chromium") is not None, "Debian's chromium is not installed (bin/install-system-deps)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright is not installed (the [dev] extra)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()

@@ -2,7 +2,6 @@
 a Mandarin call in progress, its screenshot, the token and origin checks."""
 from __future__ import annotations
 
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -15,26 +14,12 @@ from assistant.events import Partial
 from assistant.pipeline import CallPipeline
 from assistant.pipeline.live import queued, run_live, silence
 from assistant.views.web import WebView
-from tests.conftest import require
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "recordings_fixtures" / "zh" / "threats_and_insults.jsonl"
 SHOTS = ROOT / "tests" / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which("chromium") is not None, "Debian's chromium is not installed (bin/install-system-deps)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "playwright is not installed (the [dev] extra)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def test_the_browser_follows_a_mandarin_call_and_a_screenshot_shows_it(browser, checker):

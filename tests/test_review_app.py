@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
@@ -18,7 +17,6 @@ from assistant.archive.reviews import get_flag, load_flags
 from assistant.archive.scorecard import load_scorecard
 from assistant.archive.users import add_user
 from assistant.views.review_app import ReviewApp, ReviewServer
-from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "tests" / "artifacts" / "review_app"
@@ -269,19 +267,6 @@ def test_searches_do_not_reach_the_request_log(server, capfd):
 
 
 # ---- the whole round in a real browser ---------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which("chromium") is not None, "Debian's chromium is not installed (bin/install-system-deps)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "playwright is not installed (the [dev] extra)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-        yield b
-        b.close()
-
-
 def _sign_in(browser, server, name):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
