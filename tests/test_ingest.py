@@ -346,3 +346,26 @@ def test_an_agent_sees_their_own_call_live_and_the_supervisor_sees_every_call(re
     last = screens[-1]
     assert last["call_id"] == "routed" and last["alerts"] and last["lines"]
     assert all(s["call_id"] in ("", None, "routed") for s in screens)  # never B2's call
+
+
+@pytest.mark.slow
+@pytest.mark.vosk
+def test_serve_calls_starts_prints_its_addresses_and_stops_on_ctrl_c(tmp_path, ko_model_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CALLASSIST_MODEL": str(ko_model_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve-calls", "--port", "0", "--audiosocket-port", "0", "--archive",
+                             str(tmp_path / "a.db")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("AudioSocket: tcp://127.0.0.1:"), first
+    port = int(proc.stdout.readline().split("ws://127.0.0.1:")[1].split("/")[0])
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/calls?token=wrong-token-but-long", timeout=10)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "token (for every agent" in err
