@@ -369,3 +369,21 @@ def test_serve_calls_starts_prints_its_addresses_and_stops_on_ctrl_c(tmp_path, k
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert "token (for every agent" in err
+
+
+def test_a_fork_whose_connection_drops_is_archived_as_interrupted(replaying):
+    from websockets.sync.client import connect
+
+    server = replaying
+    _, (agent, customer) = channels(CALL)
+    stereo = np.stack([np.frombuffer(agent, "<i2"), np.frombuffer(customer, "<i2")], axis=1).astype("<i2").tobytes()
+    with connect(f"ws://127.0.0.1:{server.ws_port}/fork?token={TOKEN}") as ws:
+        ws.send(json.dumps({"callId": "fork-cut", "agentId": "A7", "sampleRate": 8000, "channels": 2}))
+        ws.send(stereo[: len(stereo) // 2])
+        time.sleep(0.5)
+        ws.socket.shutdown(socket.SHUT_RDWR)  # the network goes: no closing handshake
+        ws.socket.close()
+    info = _wait(server, "fork-cut")
+    assert info.status == "interrupted" and "dropped" in info.reason
+    status, utts, _ = _archived(server.config.archive, "fork-cut")
+    assert status == "interrupted" and utts  # what was said before the cut is kept

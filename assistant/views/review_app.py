@@ -54,6 +54,8 @@ STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "callassist_session"
 LOGIN_COOKIE = "callassist_login"
 MAX_FORM = 64 * 1024
+MAX_CALLS = 500  # calls listed at once (newest first; narrow by agent and dates to reach older ones)
+MAX_FLAGS = 500  # flags in the queue at once (most severe first)
 LOCKOUT = (5, 300.0)  # wrong passwords, within seconds
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -225,16 +227,19 @@ class ReviewApp:
 
         assert request.user is not None
         q = request.query
-        views = [v for v in call_views(self.archive, self.cards) if self._visible(request.user, v.agent_id)]
+        user = request.user
+        calls = [c for c in self.archive.calls() if c["status"] in ("sealed", "interrupted") and self._visible(user, str(c.get("agent_id") or ""))]
+        agents = sorted({str(c.get("agent_id")) for c in calls if c.get("agent_id")})
+        chosen = [c for c in calls
+                  if (not q.get("agent") or c.get("agent_id") == q["agent"])
+                  and (not q.get("since") or str(c.get("started_at") or "")[:10] >= q["since"])
+                  and (not q.get("until") or str(c.get("started_at") or "")[:10] <= q["until"])]
+        chosen.sort(key=lambda c: str(c.get("started_at") or ""), reverse=True)  # newest first; flags read for these only
+        views = call_views(self.archive, self.cards, [c["call_id"] for c in chosen[:MAX_CALLS]])
+        views.sort(key=lambda v: v.started_at, reverse=True)
         shown = []
         for v in views:
             flags = [f for f in v.flags if f.is_flag]
-            if q.get("agent") and v.agent_id != q["agent"]:
-                continue
-            if q.get("since") and v.started_at[:10] < q["since"]:
-                continue
-            if q.get("until") and v.started_at[:10] > q["until"]:
-                continue
             if q.get("severity") and not any(f.severity == q["severity"] for f in flags):
                 continue
             if q.get("category") and not any(f.category == q["category"] for f in flags):
@@ -242,16 +247,15 @@ class ReviewApp:
             if q.get("state") and not any(f.state == q["state"] for f in flags):
                 continue
             shown.append(v)
-        agents = sorted({v.agent_id for v in views if v.agent_id})
         categories = sorted({f.category for v in views for f in v.flags if f.is_flag})
-        return self.render("calls.html", request, calls=shown, agents=agents, categories=categories, q=q)
+        return self.render("calls.html", request, calls=shown, agents=agents, categories=categories, q=q, more=max(0, len(chosen) - MAX_CALLS))
 
     def queue_page(self, request: Request) -> Response:
         assert request.user is not None
         state = request.query.get("state", "")
         flags = [f for f in self._flags(request.user) if f.is_flag and (f.state == state if state else f.state in OPEN_STATES)]
         flags.sort(key=lambda f: (SEVERITY_ORDER.index(f.severity) if f.severity in SEVERITY_ORDER else 9, f.started_at, f.call_id, f.pos))
-        return self.render("queue.html", request, flags=flags, state=state, open_states=OPEN_STATES)
+        return self.render("queue.html", request, flags=flags[:MAX_FLAGS], total=len(flags), state=state, open_states=OPEN_STATES)
 
     def _call(self, request: Request, call_id: str) -> Any:
         from assistant.archive.report import call_views
