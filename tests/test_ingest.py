@@ -387,3 +387,26 @@ def test_a_fork_whose_connection_drops_is_archived_as_interrupted(replaying):
     assert info.status == "interrupted" and "dropped" in info.reason
     status, utts, _ = _archived(server.config.archive, "fork-cut")
     assert status == "interrupted" and utts  # what was said before the cut is kept
+
+
+def test_a_second_connection_for_a_leg_in_progress_is_refused_and_the_call_goes_on(replaying):
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    server = replaying
+    _, (agent, customer) = channels(CALL)
+    stereo = np.stack([np.frombuffer(agent, "<i2"), np.frombuffer(customer, "<i2")], axis=1).astype("<i2").tobytes()
+    meta = json.dumps({"callId": "twice", "sampleRate": 8000, "channels": 2})
+    with connect(f"ws://127.0.0.1:{server.ws_port}/fork?token={TOKEN}") as first:
+        first.send(meta)
+        first.send(stereo[: len(stereo) // 2])
+        with connect(f"ws://127.0.0.1:{server.ws_port}/fork?token={TOKEN}") as second:
+            second.send(meta)
+            with pytest.raises(ConnectionClosedError):
+                second.recv(timeout=10)
+            assert second.close_code == 1008 and "connected already" in (second.close_reason or "")
+        first.send(stereo[len(stereo) // 2 :])
+        first.send(json.dumps({"event": "stop"}))
+        for _ in first:
+            pass
+    assert _wait(server, "twice").status == "sealed"

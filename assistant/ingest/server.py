@@ -391,8 +391,8 @@ class IngestServer:
                 raise IngestError(f"leg {frame.uuid} was not registered (GET /register with a token first)")
             session = self.session(leg.call_id, lang=leg.lang, agent_id=leg.agent_id, case_id=leg.case_id, speakers=leg.speakers,
                                    source="audiosocket")
+            feed = session.open_leg(leg.speaker, 8000)  # a second connection for the same leg is refused here, the call goes on
             speaker = leg.speaker
-            feed = session.open_leg(speaker, 8000)
             while True:
                 frame = await self._frame(reader)
                 if frame is None:
@@ -469,9 +469,11 @@ class IngestServer:
                     raise IngestError("speaker: agent or customer")
                 session = self.session(query.get("call") or f"vosk-{secrets.token_hex(6)}", lang=query.get("lang") or self.config.lang,
                                        agent_id=agent, case_id=query.get("case", ""), speakers=speakers, source="vosk-protocol")
+            wanted, speakers = speakers, ()
+            for speaker in wanted:
+                session.open_leg(speaker, rate)  # a leg already connected is refused here, the call goes on
+                speakers += (speaker,)
             self.listeners.setdefault(session.call_id, []).append(listen)
-            for speaker in speakers:
-                session.open_leg(speaker, rate)
             if not fork and isinstance(first, bytes):
                 self._take(session, speakers, channels, first)
             while True:
