@@ -129,17 +129,26 @@ def _register(srv, **query):
 
 
 def _audiosocket_leg(srv, leg: str, pcm: bytes, *, hangup: bool = True, garbage: bool = False) -> bytes:
+    """One leg as Asterisk sends it; returns what the server answered (an error message, or
+    nothing). The server may close the connection while the leg is still sending (a refused
+    or broken leg): the rest is then not sent."""
     with socket.create_connection(("127.0.0.1", srv.audiosocket_port), timeout=30) as s:
-        s.sendall(p.uuid_frame(leg).encode())
-        for i, frame in enumerate(p.audio_frames(pcm)):
-            s.sendall(frame.encode())
-            if garbage and i == 100:
-                s.sendall(b"\x42\x00\x00")
-                break
-        if hangup:
-            s.sendall(p.Frame(p.HANGUP).encode())
-        s.shutdown(socket.SHUT_WR)
-        return s.recv(16)
+        try:
+            s.sendall(p.uuid_frame(leg).encode())
+            for i, frame in enumerate(p.audio_frames(pcm)):
+                s.sendall(frame.encode())
+                if garbage and i == 100:
+                    s.sendall(b"\x42\x00\x00")
+                    break
+            if hangup:
+                s.sendall(p.Frame(p.HANGUP).encode())
+            s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            return s.recv(16)
+        except ConnectionResetError:
+            return b""
 
 
 def _wait(srv, call_id: str, timeout: float = 120.0):
@@ -248,7 +257,9 @@ def test_bad_token_malformed_frame_and_dropped_connection_end_only_their_call(se
     assert refused.value.code == 403
     with pytest.raises(InvalidStatus):
         connect(f"ws://127.0.0.1:{server.ws_port}/fork?token=wrong").close()
-    assert _audiosocket_leg(server, str(uuid.uuid4()), agent[:3200])[:3] == b"\xff\x00\x01"  # never registered: refused
+    with socket.create_connection(("127.0.0.1", server.audiosocket_port), timeout=30) as stranger:  # never registered: refused
+        stranger.sendall(p.uuid_frame(str(uuid.uuid4())).encode())
+        assert stranger.recv(16)[:3] == b"\xff\x00\x01"
     # a healthy call goes on while two others break
     good = str(uuid.uuid4())
     _register(server, token=TOKEN, uuid=good, call="good", speaker="agent", legs="agent")
