@@ -151,3 +151,28 @@ def test_pcm_stream_ending_mid_frame_is_reported_after_the_audio():
         for chunk in source:
             got.append(chunk)
     assert sum(len(c.pcm) for c in got) == 1600 * 2
+
+
+def test_pcm_stream_resampling_is_the_same_however_the_stream_is_cut():
+    """8 kHz telephony read 20 ms at a time gives the samples one read of it gives: the
+    resampler's filter state runs on between reads (a fresh filter per read leaves seams)."""
+    from assistant.audio import PcmStreamSource
+    from assistant.audio.resample import resample
+
+    signal = tone(440, 8000, 1.0) * 0.5 + tone(1700, 8000, 1.0) * 0.2
+    raw = (signal * 32767).astype("<i2").tobytes()
+
+    def read(size):
+        chunks = list(PcmStreamSource(TrickleStream(raw, size), sample_rate=8000, chunk_seconds=0.02))
+        return np.concatenate([np.frombuffer(c.pcm, "<i2").astype(np.int32) for c in chunks]), chunks
+
+    whole, _ = read(len(raw))
+    cut, chunks = read(320)
+    assert len(whole) == len(cut) and abs(len(cut) - 16000) <= 2 and np.abs(whole - cut).max() <= 1
+    starts = [c.start for c in chunks]
+    assert starts == sorted(starts) and abs(starts[-1] + len(chunks[-1].pcm) / 2 / 16000 - len(cut) / 16000) < 1e-9
+    per_read = np.concatenate([resample(np.frombuffer(raw[i : i + 320], "<i2").astype(np.float32) / 32768, 8000, 16000)
+                               for i in range(0, len(raw), 320)])
+    at_once = resample(np.frombuffer(raw, "<i2").astype(np.float32) / 32768, 8000, 16000)
+    n = min(len(per_read), len(at_once))
+    assert np.abs(per_read[:n] - at_once[:n]).max() * 32768 > 100  # what a fresh filter per read did: a seam at every read

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from assistant.audio.resample import resample, to_pcm16
+from assistant.audio.resample import StreamResampler, to_pcm16
 from assistant.constants import TARGET_RATE
 from assistant.errors import SoundDeviceError
 from assistant.events import AudioChunk, as_speaker
@@ -123,6 +123,8 @@ class MicrophoneSource:
 
     def __iter__(self) -> Iterator[AudioChunk]:
         done = {speaker: 0 for speaker in self.devices}  # frames received, at each device's rate
+        sent = {speaker: 0 for speaker in self.devices}  # samples yielded, at the target rate
+        resamplers: dict[str, StreamResampler] = {}
         try:
             for speaker in self.devices:
                 stream = self._open(speaker)
@@ -139,10 +141,20 @@ class MicrophoneSource:
                     continue
                 rate = self.rates[speaker]
                 samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-                start = done[speaker] / rate
                 done[speaker] += len(samples)
-                pcm = raw if rate == self.target_rate else to_pcm16(resample(samples, rate, self.target_rate))
-                yield AudioChunk(as_speaker(speaker), pcm, self.target_rate, start)
+                if rate == self.target_rate:
+                    out_pcm = raw
+                else:  # the device's own rate: a streaming resampler per device keeps its filter state between blocks
+                    if speaker not in resamplers:
+                        resamplers[speaker] = StreamResampler(rate, self.target_rate)
+                    out_pcm = to_pcm16(resamplers[speaker].process(samples.reshape(-1, 1))[:, 0])
+                if out_pcm:
+                    yield AudioChunk(as_speaker(speaker), out_pcm, self.target_rate, sent[speaker] / self.target_rate)
+                    sent[speaker] += len(out_pcm) // 2
+            for speaker, resampler in resamplers.items():  # what is still inside the filters at the end
+                tail = to_pcm16(resampler.flush()[:, 0])
+                if tail:
+                    yield AudioChunk(as_speaker(speaker), tail, self.target_rate, sent[speaker] / self.target_rate)
         finally:
             for stream in self._streams:
                 try:

@@ -5,7 +5,7 @@ from typing import Iterator, Mapping, Protocol
 
 import numpy as np
 
-from assistant.audio.resample import resample, to_pcm16
+from assistant.audio.resample import StreamResampler, to_pcm16
 from assistant.audio.wav import resolve_channel_map
 from assistant.constants import TARGET_RATE
 from assistant.errors import AudioFormatError
@@ -50,7 +50,11 @@ class PcmStreamSource:
     def __iter__(self) -> Iterator[AudioChunk]:
         frame = 2 * self.channels
         pending = b""
-        done = 0  # frames yielded so far (at the stream's own rate)
+        channels = list(self.channel_map)
+        # one streaming resampler for the mapped channels: its filter state runs on from read to
+        # read, so a read boundary leaves no seam (a fresh filter per read would click at each)
+        resampler = StreamResampler(self.sample_rate, self.target_rate, len(channels))
+        sent = 0  # samples yielded so far per speaker (at the target rate): the next chunk's start
         while True:
             data = self.stream.read(self.frames_per_read * frame)
             if not data:
@@ -61,12 +65,18 @@ class PcmStreamSource:
                 continue
             block, pending = pending[:usable], pending[usable:]
             samples = np.frombuffer(block, dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
-            start = done / self.sample_rate
-            done += len(samples)
-            for channel, speaker in self.channel_map.items():
-                out = resample(samples[:, channel], self.sample_rate, self.target_rate)
-                yield AudioChunk(as_speaker(speaker), to_pcm16(out), self.target_rate, start)
+            out = resampler.process(samples[:, channels])
+            yield from self._chunks(out, sent)
+            sent += len(out)
+        yield from self._chunks(resampler.flush(), sent)
         if pending:
             raise AudioFormatError(
                 f"the stream ended mid-frame ({len(pending)} stray byte(s)): is it really {self.channels}-channel 16-bit PCM?"
             )
+
+    def _chunks(self, out: np.ndarray, sent: int) -> Iterator[AudioChunk]:
+        if len(out) == 0:
+            return
+        start = sent / self.target_rate
+        for k, speaker in enumerate(self.channel_map.values()):
+            yield AudioChunk(as_speaker(speaker), to_pcm16(out[:, k]), self.target_rate, start)
