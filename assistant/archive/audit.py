@@ -235,14 +235,11 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
         summary.categories.update(result.findings)
         card = (scorecards or {}).get(prepared.lang)
         if card is not None:
-            from assistant.archive.reviews import load_flags
-            from assistant.archive.scorecard import score_call
+            from assistant.archive.scorecard import score_calls
 
-            call = archive.conn.execute("SELECT agent_id, started_at FROM calls WHERE call_id = ? AND pos = 0", (result.call_id,)).fetchone()
-            scored = score_call(card, result.call_id, load_flags(archive, [result.call_id]), agent_id=str(call["agent_id"] or ""),
-                                started_at=str(call["started_at"] or ""))
-            archive.add_score(result.call_id, scored.as_record("audit"))
-            summary.scores.append(scored)
+            for scored in score_calls(archive, card, [result.call_id]):  # a call just recorded: its first score
+                archive.add_score(scored.call_id, scored.as_record("audit"))
+                summary.scores.append(scored)
         summary.severities.update(e.severity for _, events in prepared.judged for e in events if isinstance(e, Finding))
 
     if executor is not None:

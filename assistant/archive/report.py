@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from assistant.archive.reviews import SEVERITY_ORDER, Flag, load_flags
+from assistant.archive.reviews import SEVERITY_ORDER, Flag, ended_calls
 from assistant.archive.scorecard import CallScore, Scorecard, agent_scores, score_call
 from assistant.errors import ReportError
 
@@ -140,17 +140,12 @@ def call_views(archive: "Archive", cards: dict[str, Scorecard], call_ids: Iterab
     from assistant.archive.redact import Redactor
     from assistant.archive.store import json_or
 
-    wanted = set(call_ids) if call_ids is not None else None
-    calls = [c for c in archive.calls() if c["status"] in ("sealed", "interrupted") and (wanted is None or c["call_id"] in wanted)]
-    by_call: dict[str, list[Flag]] = {c["call_id"]: [] for c in calls}
-    for f in load_flags(archive, list(by_call)):
-        by_call[f.call_id].append(f)
     views = []
-    for c in calls:
+    for c, flags in ended_calls(archive, call_ids):
         cid = c["call_id"]
         card = cards.get(str(c.get("lang") or ""))
-        score = score_call(card, cid, by_call[cid], agent_id=str(c.get("agent_id") or ""), started_at=str(c.get("started_at") or "")) if card else None
-        view = CallView(cid, str(c.get("agent_id") or ""), str(c.get("started_at") or ""), str(c.get("lang") or ""), c["status"], by_call[cid], score)
+        score = score_call(card, cid, flags, agent_id=str(c.get("agent_id") or ""), started_at=str(c.get("started_at") or "")) if card else None
+        view = CallView(cid, str(c.get("agent_id") or ""), str(c.get("started_at") or ""), str(c.get("lang") or ""), c["status"], flags, score)
         if with_lines:
             rows = [dict(r) for r in archive.conn.execute("SELECT seq, speaker, start, end, conf, text FROM utterances WHERE call_id = ? ORDER BY pos", (cid,))]
             stages = _stages(view.lang or "zh", cid, rows, view.flags)

@@ -18,7 +18,6 @@ Every decision and dispute stays in the chain as history; the state is derived, 
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -157,44 +156,41 @@ def asr_doubt(text: str, words: Sequence[dict[str, Any]], span: tuple[int, int],
     return f"recogniser confidence {worst[1]:.2f} on «{worst[0]}»"
 
 
-def _placeholders(values: Sequence[Any]) -> str:
-    return ", ".join("?" for _ in values)
+def _among(column: str, ids: Sequence[str] | None) -> str:
+    """An SQL condition keeping rows of these calls (every row when ``ids`` is None)."""
+    return f"{column} IN ({', '.join('?' for _ in ids)})" if ids is not None else "1"
 
 
 def load_flags(archive: "Archive", call_ids: Iterable[str] | None = None, *, min_conf: float = MIN_WORD_CONF) -> list[Flag]:
     """Every finding of these calls (default: every call), with utterance, doubt and history,
     in call order then chain order."""
-    where, args = "", []
+    from assistant.archive.store import json_or
+
     ids = list(call_ids) if call_ids is not None else None
-    if ids is not None:
-        if not ids:
-            return []
-        where = f"WHERE f.call_id IN ({_placeholders(ids)})"
-        args = ids
+    if ids is not None and not ids:
+        return []
+    args = ids or []
     rows = archive.conn.execute(
         "SELECT f.call_id, f.pos, f.kind, f.category, f.severity, f.rule_id, f.matched, f.utterance_seq, f.span_start, f.span_end, "
         "c.agent_id, c.started_at, u.speaker, u.start, u.end, u.text, u.words "
         "FROM findings f LEFT JOIN calls c ON c.call_id = f.call_id AND c.pos = 0 "
         "LEFT JOIN utterances u ON u.call_id = f.call_id AND u.seq = f.utterance_seq "
-        f"{where} ORDER BY c.started_at, f.call_id, f.pos", args).fetchall()
+        f"WHERE {_among('f.call_id', ids)} ORDER BY c.started_at, f.call_id, f.pos", args).fetchall()
     reviews: dict[tuple[str, int], list[ReviewEntry]] = {}
     low: dict[str, dict[int, str]] = {}
-    rwhere = where.replace("f.call_id", "call_id")
-    for r in archive.conn.execute(f"SELECT call_id, pos, finding_pos, decision, reviewer, note, at, agent_dispute FROM reviews {rwhere} ORDER BY call_id, pos", args):
+    for r in archive.conn.execute("SELECT call_id, pos, finding_pos, decision, reviewer, note, at, agent_dispute FROM reviews "
+                                  f"WHERE {_among('call_id', ids)} ORDER BY call_id, pos", args):
         reviews.setdefault((r["call_id"], int(r["finding_pos"])), []).append(
             ReviewEntry(int(r["pos"]), str(r["decision"]), str(r["reviewer"] or ""), str(r["note"] or ""), str(r["at"] or ""), bool(r["agent_dispute"])))
-    ewhere = (rwhere + " AND " if rwhere else "WHERE ") + "event = 'low_confidence'"
-    for r in archive.conn.execute(f"SELECT call_id, detail FROM call_events {ewhere}", args):
+    for r in archive.conn.execute(f"SELECT call_id, detail FROM call_events WHERE {_among('call_id', ids)} AND event = 'low_confidence'", args):
         m = _LOW_EVENT.match(str(r["detail"] or ""))
         if m:
             low.setdefault(r["call_id"], {})[int(m.group("seq"))] = str(r["detail"]).split(": ", 1)[-1]
     flags = []
     for r in rows:
         text = str(r["text"] or "")
-        try:
-            words = json.loads(r["words"]) if r["words"] else []
-        except ValueError:
-            words = []
+        words = json_or(r["words"]) if r["words"] else []
+        words = words if isinstance(words, list) else []
         span = (int(r["span_start"] or 0), int(r["span_end"] or 0))
         doubt = low.get(r["call_id"], {}).get(int(r["utterance_seq"])) or (asr_doubt(text, words, span, min_conf) if words else "")
         flags.append(Flag(
@@ -204,6 +200,17 @@ def load_flags(archive: "Archive", call_ids: Iterable[str] | None = None, *, min
             start=float(r["start"] or 0.0), end=float(r["end"] or 0.0), text=text, asr_doubt=doubt if r["kind"] in FLAG_KINDS else "",
             history=reviews.get((r["call_id"], int(r["pos"])), [])))
     return flags
+
+
+def ended_calls(archive: "Archive", call_ids: Iterable[str] | None = None) -> list[tuple[dict[str, Any], list[Flag]]]:
+    """The ended calls (sealed or interrupted; default: all of them) with their flags, in the
+    archive's call order: what scores, reports and the review app read."""
+    wanted = set(call_ids) if call_ids is not None else None
+    calls = [c for c in archive.calls() if c["status"] in ("sealed", "interrupted") and (wanted is None or c["call_id"] in wanted)]
+    by_call: dict[str, list[Flag]] = {c["call_id"]: [] for c in calls}
+    for f in load_flags(archive, list(by_call)):
+        by_call[f.call_id].append(f)
+    return [(c, by_call[c["call_id"]]) for c in calls]
 
 
 def get_flag(archive: "Archive", fid: str) -> Flag:
@@ -264,5 +271,5 @@ def dismissal_rates(flags: Sequence[Flag]) -> list[RuleRate]:
     return sorted(rates, key=lambda r: (-(r.dismissal_rate or 0.0), -r.flags, r.rule_id))
 
 
-__all__ = ["FLAG_KINDS", "OPEN_STATES", "STATES", "Flag", "ReviewEntry", "RuleRate", "asr_doubt", "dismissal_rates", "finding_id", "get_flag",
+__all__ = ["FLAG_KINDS", "OPEN_STATES", "STATES", "Flag", "ReviewEntry", "RuleRate", "asr_doubt", "dismissal_rates", "ended_calls", "finding_id", "get_flag",
            "load_flags", "parse_finding_id", "record_review"]

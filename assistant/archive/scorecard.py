@@ -214,8 +214,9 @@ def score_call(card: Scorecard, call_id: str, flags: Sequence[Flag], *, agent_id
             deductions.append(Deduction(f.id, f.category, f.severity, 0.0, item.label, auto_fail=True))
             continue
         per_category[f.category] = per_category.get(f.category, 0) + 1
-        once = any(i.category == f.category for i in card.required)  # a required item is missing once, however often it is flagged
-        if per_category[f.category] > (1 if once else card.max_per_category or per_category[f.category]):
+        required = any(i.category == f.category for i in card.required)  # a required item is missing once, however often it is flagged
+        limit = 1 if required else card.max_per_category
+        if limit is not None and per_category[f.category] > limit:
             continue
         points, label = card.cost(f)
         if points:
@@ -227,15 +228,10 @@ def score_call(card: Scorecard, call_id: str, flags: Sequence[Flag], *, agent_id
 
 def score_calls(archive: "Archive", card: Scorecard, call_ids: Sequence[str] | None = None) -> list[CallScore]:
     """Score the ended calls in the scorecard's language (default: all of them)."""
-    from assistant.archive.reviews import load_flags
+    from assistant.archive.reviews import ended_calls
 
-    calls = [c for c in archive.calls() if c["status"] in ("sealed", "interrupted") and c.get("lang") == card.lang
-             and (call_ids is None or c["call_id"] in call_ids)]
-    by_call: dict[str, list[Flag]] = {c["call_id"]: [] for c in calls}
-    for f in load_flags(archive, list(by_call)):
-        by_call[f.call_id].append(f)
-    return [score_call(card, c["call_id"], by_call[c["call_id"]], agent_id=str(c.get("agent_id") or ""), started_at=str(c.get("started_at") or ""))
-            for c in calls]
+    return [score_call(card, c["call_id"], flags, agent_id=str(c.get("agent_id") or ""), started_at=str(c.get("started_at") or ""))
+            for c, flags in ended_calls(archive, call_ids) if c.get("lang") == card.lang]
 
 
 def record_scores(archive: "Archive", scores: Sequence[CallScore], scorer: str) -> int:
@@ -245,8 +241,7 @@ def record_scores(archive: "Archive", scores: Sequence[CallScore], scorer: str) 
     for s in scores:
         record = s.as_record(scorer)
         old = latest.get(s.call_id)
-        if old is not None and all(_same(old.get(k), record[k]) for k in ("scorecard", "scorecard_version", "scorecard_hash", "score", "passed",
-                                                                            "auto_fail", "deductions", "asr_review")):
+        if old is not None and all(_same(old.get(k), v) for k, v in record.items() if k != "scorer"):  # who scored is no change
             continue
         archive.add_score(s.call_id, record)
         written += 1
