@@ -47,22 +47,29 @@ WITHHELD = "[WITHHELD]"
 BUNDLE_MAX_FACTOR = 50  # a bundle unpacks to at most this many times its zip size
 
 
+def call_redactor(rows: list[tuple[str, Any]], call_id: str) -> Redactor:
+    """The redactor of one call (its records, as :meth:`Archive.records` gives them): the
+    patterns for numbers, plus the names and ids the call's own records hold (agent, debtor,
+    case, reviewers)."""
+    opening = next((r for t, r in rows if t == "calls"), None)
+    names: list[str] = []
+    idents: list[str] = [call_id]
+    if opening is not None:
+        names.append(str(opening["agent_name"] or ""))
+        case = json_or(opening["case_snapshot"])
+        if isinstance(case, dict):
+            names += [str(v) for k, v in case.items() if "name" in k.lower() and isinstance(v, str)]
+            idents += [str(case[k]) for k in ("id", "debtor_ref") if case.get(k)]
+        idents += [str(opening["agent_id"] or ""), str(opening["case_id"] or "")]
+    names += [str(r["reviewer"] or "") for t, r in rows if t == "reviews"]
+    return Redactor([n for n in names if n] + [i for i in idents if len(i) >= 3])
+
+
 class _Masker:
     """Masks one call's records for a redacted bundle and keeps the tally."""
 
     def __init__(self, rows: list[tuple[str, Any]], call_id: str) -> None:
-        opening = next((r for t, r in rows if t == "calls"), None)
-        names: list[str] = []
-        idents: list[str] = [call_id]
-        if opening is not None:
-            names.append(str(opening["agent_name"] or ""))
-            case = json_or(opening["case_snapshot"])
-            if isinstance(case, dict):
-                names += [str(v) for k, v in case.items() if "name" in k.lower() and isinstance(v, str)]
-                idents += [str(case[k]) for k in ("id", "debtor_ref") if case.get(k)]
-            idents += [str(opening["agent_id"] or ""), str(opening["case_id"] or "")]
-        names += [str(r["reviewer"] or "") for t, r in rows if t == "reviews"]
-        self.redactor = Redactor([n for n in names if n] + [i for i in idents if len(i) >= 3])
+        self.redactor = call_redactor(rows, call_id)
         self.counts: Counter[str] = Counter()
         self.audio_spans: list[tuple[float, float]] = []
         self.unaligned: list[tuple[int, float, float]] = []  # utterances with personal data but no word times

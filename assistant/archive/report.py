@@ -15,7 +15,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -105,11 +105,6 @@ class CallView:
     evidence: str = ""
 
     @property
-    def counted(self) -> list[Flag]:
-        """Flags that count against the agent."""
-        return [f for f in self.flags if f.counts]
-
-    @property
     def worst(self) -> str:
         """The highest severity among its flags (or "")."""
         present = {f.severity for f in self.flags if f.is_flag}
@@ -137,8 +132,7 @@ def _stages(lang: str, call_id: str, utterances: Sequence[dict[str, Any]], flags
 def call_views(archive: "Archive", cards: dict[str, Scorecard], call_ids: Iterable[str] | None = None, *, with_lines: bool = False,
                redact: bool = False) -> list[CallView]:
     """The ended calls (default: all) with their flags and current scores."""
-    from assistant.archive.redact import Redactor
-    from assistant.archive.store import json_or
+    from assistant.archive.export import call_redactor
 
     views = []
     for c, flags in ended_calls(archive, call_ids):
@@ -149,12 +143,7 @@ def call_views(archive: "Archive", cards: dict[str, Scorecard], call_ids: Iterab
         if with_lines:
             rows = [dict(r) for r in archive.conn.execute("SELECT seq, speaker, start, end, conf, text FROM utterances WHERE call_id = ? ORDER BY pos", (cid,))]
             stages = _stages(view.lang or "zh", cid, rows, view.flags)
-            masker = None
-            if redact:
-                opening = archive.conn.execute("SELECT agent_name, case_snapshot FROM calls WHERE call_id = ? AND pos = 0", (cid,)).fetchone()
-                case = json_or(opening["case_snapshot"]) if opening else {}
-                names = [str(v) for k, v in (case.items() if isinstance(case, dict) else []) if "name" in k.lower() and isinstance(v, str)]
-                masker = Redactor(names)
+            masker = call_redactor(archive.records(cid), cid) if redact else None  # as a redacted evidence bundle masks
             for r in rows:
                 r["stage"] = stages.get(int(r["seq"]), "")
                 r["flags"] = [f for f in view.flags if f.utterance_seq == r["seq"]]
@@ -163,6 +152,7 @@ def call_views(archive: "Archive", cards: dict[str, Scorecard], call_ids: Iterab
             if masker is not None:
                 for f in view.flags:
                     f.matched, f.text = masker.mask(f.matched), masker.mask(f.text)
+                    f.history = [replace(h, note=masker.mask(h.note)) for h in f.history]
             view.utterances = rows
         views.append(view)
     return views
@@ -235,15 +225,15 @@ def write_report(archive: "Archive", out: Path, cards: dict[str, Scorecard], *, 
             if progress:
                 progress(view.call_id)
         scores = [v.score for v in views if v.score is not None]
+        result = ReportResult(out / "index.html", len(views), sum(1 for v in views for f in v.flags if f.is_flag), sum(s.asr_review for s in scores))
         index = env.get_template("report_batch.html").render(
             calls=views, L=labels, T=labels.qa, generated=generated, redacted=redact, charts=charts(views, labels), agents=agent_scores(scores),
-            scorecards=used, asr_review=sum(s.asr_review for s in scores), flags=sum(len([f for f in v.flags if f.is_flag]) for v in views))
+            scorecards=used, asr_review=result.asr_review, flags=result.flags)
     except TemplateError as exc:
         where = f" ({getattr(exc, 'filename', '')}:{getattr(exc, 'lineno', '')})" if getattr(exc, "filename", None) else ""
         raise ReportError(f"the report template failed{where}: {exc}") from exc
-    write_private_text(out / "index.html", index)
-    return ReportResult(out / "index.html", len(views), sum(len([f for f in v.flags if f.is_flag]) for v in views),
-                        sum(v.score.asr_review for v in views if v.score is not None))
+    write_private_text(result.index, index)
+    return result
 
 
 __all__ = ["CallView", "ReportResult", "bar_chart", "call_views", "environment", "slug", "write_report"]
