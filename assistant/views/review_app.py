@@ -126,6 +126,7 @@ class ReviewApp:
         self.session_hours = session_hours
         self.sessions: dict[str, Session] = {}
         self.failures: dict[str, list[float]] = {}
+        self._intact_files: set[tuple[str, int, int, str]] = set()  # recordings whose SHA-256 was checked, by size and mtime
         self.lock = threading.RLock()
         if templates is not None and not templates.is_dir():
             raise LiveCallError(f"no template folder {templates}: create it and copy the pages to override from {TEMPLATES}")
@@ -257,31 +258,40 @@ class ReviewApp:
         flags.sort(key=lambda f: (SEVERITY_ORDER.index(f.severity) if f.severity in SEVERITY_ORDER else 9, f.started_at, f.call_id, f.pos))
         return self.render("queue.html", request, flags=flags[:MAX_FLAGS], total=len(flags), state=state, open_states=OPEN_STATES)
 
-    def _call(self, request: Request, call_id: str) -> Any:
-        from assistant.archive.report import call_views
-
+    def _may_see(self, request: Request, call_id: str) -> bool:
+        """Whether the user may see this ended call (no for a call that exists but is not
+        theirs: the same answer as for no call)."""
         assert request.user is not None
-        views = call_views(self.archive, self.cards, [call_id], with_lines=True)
-        if not views or not self._visible(request.user, views[0].agent_id):
-            return None  # the same answer for a call that exists but is not yours
-        return views[0]
+        row = self.archive.conn.execute("SELECT c.agent_id FROM calls c JOIN call_status s ON s.call_id = c.call_id "
+                                        "WHERE c.call_id = ? AND c.pos = 0 AND s.status IN ('sealed', 'interrupted')", (call_id,)).fetchone()
+        return row is not None and self._visible(request.user, str(row["agent_id"] or ""))
 
     def call_page(self, request: Request) -> Response:
-        call_id = request.query.get("id", "")
-        view = self._call(request, call_id)
-        if view is None:
-            return self.render("error.html", request, HTTPStatus.NOT_FOUND, message=f"no call {call_id}")
-        audio = self.archive.conn.execute("SELECT pos, name FROM audio_files WHERE call_id = ? ORDER BY pos", (call_id,)).fetchall()
-        scores = self.archive.conn.execute("SELECT score, passed, scorecard, scorecard_version, scorer, at FROM scores WHERE call_id = ? ORDER BY pos DESC LIMIT 1",
-                                           (call_id,)).fetchone()
-        return self.render("call.html", request, call=view, audio=[dict(a) for a in audio], stored_score=dict(scores) if scores else None,
-                           saved=request.query.get("saved", ""))
+        from assistant.archive.report import call_views
 
-    def audio(self, request: Request) -> Response:
+        call_id = request.query.get("id", "")
+        if not self._may_see(request, call_id):
+            return self.render("error.html", request, HTTPStatus.NOT_FOUND, message=f"no call {call_id}")
+        view = call_views(self.archive, self.cards, [call_id], with_lines=True)[0]
+        audio = self.archive.conn.execute("SELECT pos, name FROM audio_files WHERE call_id = ? ORDER BY pos", (call_id,)).fetchall()
+        return self.render("call.html", request, call=view, audio=[dict(a) for a in audio], saved=request.query.get("saved", ""))
+
+    def _intact(self, path: Path, sha256: str) -> bool:
+        """Whether a recording still has the SHA-256 recorded for it; checked once per file
+        state (a player asks for many byte ranges of the same file)."""
         from assistant.files import file_digest
 
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, sha256)
+        if key not in self._intact_files:
+            if file_digest(path) != sha256:
+                return False
+            self._intact_files.add(key)
+        return True
+
+    def audio(self, request: Request) -> Response:
         call_id = request.query.get("id", "")
-        if self._call(request, call_id) is None:
+        if not self._may_see(request, call_id):
             return Response(HTTPStatus.NOT_FOUND, b"no such call", "text/plain; charset=utf-8")
         try:
             pos = int(request.query.get("n", ""))
@@ -291,7 +301,7 @@ class ReviewApp:
         path = Path(str(row["path"])) if row is not None else None
         if path is None or not path.is_file():
             return Response(HTTPStatus.NOT_FOUND, self.labels.qa["audio_missing"].encode("utf-8"), "text/plain; charset=utf-8")
-        if file_digest(path) != row["sha256"]:
+        if not self._intact(path, str(row["sha256"])):
             return Response(HTTPStatus.CONFLICT, b"the recording no longer matches the SHA-256 recorded for it: it was changed after the call",
                             "text/plain; charset=utf-8")
         return Response(200, content_type=mimetypes.guess_type(path.name)[0] or "audio/wav", file=path)
@@ -364,7 +374,7 @@ class ReviewApp:
         if not request.user.can("export"):
             raise Forbidden
         call_id = request.form.get("call", "")
-        if self._call(request, call_id) is None:
+        if not self._may_see(request, call_id):
             return self.render("error.html", request, HTTPStatus.NOT_FOUND, message=f"no call {call_id}")
         redact = request.form.get("redact", "1") != "0"
         if not redact and not request.user.can("export_full"):
