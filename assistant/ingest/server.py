@@ -46,8 +46,8 @@ from assistant.errors import IngestError, LiveCallError
 from assistant.events import Finding, Partial, Utterance
 from assistant.ingest import protocols as p
 from assistant.ingest.session import CallSession, SessionInfo
+from assistant.views.web import PAGE, html_response
 
-LIVE_PAGE = Path(__file__).resolve().parents[1] / "views" / "static" / "live.html"
 IDLE_SECONDS = 30.0  # a leg that sends nothing for this long is dropped
 REGISTRATION_SECONDS = 120.0  # a registered AudioSocket leg must connect within this
 
@@ -131,7 +131,7 @@ class IngestServer:
         self.config = config
         self.recognizer = recognizer
         self._checker_factory = checker
-        self._checkers: dict[str, Any] = {}
+        self._checkers: dict[str, tuple[Any, str]] = {}  # lang → (shared checker, fingerprint of its rules)
         self.sessions: dict[str, CallSession] = {}
         self.finished: list[SessionInfo] = []
         self.listeners: dict[str, list[Callable[[Any], None]]] = {}
@@ -207,15 +207,22 @@ class IngestServer:
 
     def checker(self, lang: str) -> Any:
         """The process's checker of ``lang`` (built once, shared by every call)."""
+        return self._rules(lang)[0]
+
+    def _rules(self, lang: str) -> tuple[Any, str]:
+        """The checker of ``lang`` and the fingerprint of the rules it loaded, made once: every
+        call records the rules that judged it without hashing the lexicons again."""
         with self._lock:
             if lang not in self._checkers:
+                from assistant.archive.importer import ruleset_fingerprint
+
                 if self._checker_factory is not None:
                     made = self._checker_factory(lang)
                 else:
                     from assistant.checker import Checker
 
                     made = Checker(lang)
-                self._checkers[lang] = _Locked(made)
+                self._checkers[lang] = (_Locked(made), ruleset_fingerprint(lang))
             return self._checkers[lang]
 
     def session(self, call_id: str, *, lang: str, agent_id: str, case_id: str, speakers: tuple[str, ...], source: str) -> CallSession:
@@ -244,7 +251,6 @@ class IngestServer:
 
     def _pipeline(self, session: CallSession, source: str) -> Any:
         from assistant import __version__
-        from assistant.archive.importer import ruleset_fingerprint
         from assistant.pipeline import CallPipeline, registry
         from assistant.pipeline.live import queued, run_live
 
@@ -252,11 +258,12 @@ class IngestServer:
                                  "agent view": _AgentBoard(self, session.agent_id or "-", session.lang)}
         if self.config.archive is not None:
             sinks["archive"] = registry.make_sink("archive", archive=self.config.archive)
+        checker, fingerprint = self._rules(session.lang)
         meta = {"agent_id": session.agent_id, "started_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
-                "source": source, "ruleset_version": __version__, "ruleset_hash": ruleset_fingerprint(session.lang),
+                "source": source, "ruleset_version": __version__, "ruleset_hash": fingerprint,
                 "channel_map": {str(i): s for i, s in enumerate(session.speakers)}}
         pipeline = CallPipeline(session.call_id, session.lang, case={"id": session.case_id} if session.case_id else None,
-                                checker=self.checker(session.lang), recognizers={s: self.recognizer(session.lang, s) for s in session.speakers},
+                                checker=checker, recognizers={s: self.recognizer(session.lang, s) for s in session.speakers},
                                 sinks=queued(sinks), meta=meta)
         result = run_live(pipeline, session.source)
         if result.sink_errors:
@@ -265,28 +272,26 @@ class IngestServer:
 
     # ---- HTTP: registration and status -------------------------------------------------------
     def _http(self, connection: Any, request: Any) -> Any:
-        parts = urlsplit(request.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        token = query.get("token") or (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        route, query, token = _credentials(request.path, request.headers)
         try:
-            if parts.path == "/register":
+            if route == "/register":
                 return self._register(connection, query, token)
-            if parts.path in ("/calls", "/supervisor"):
+            if route in ("/calls", "/supervisor"):
                 if self._agent_for(token, ""):
                     raise IngestError("an agent's token shows that agent's calls only: the supervisor page needs a token for every agent")
-                if parts.path == "/calls":
+                if route == "/calls":
                     return _json_response(connection, http.HTTPStatus.OK, self.status())
-                return _page(connection, self._supervisor_page())
-            if parts.path == "/live":
+                return html_response(connection, self._supervisor_page(), "style-src 'unsafe-inline'")
+            if route == "/live":
                 self._viewer(token, query.get("agent", ""))
-                return _page(connection, LIVE_PAGE.read_text(encoding="utf-8"), "script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-            if parts.path == "/ws":
+                return html_response(connection, PAGE.read_text(encoding="utf-8"))
+            if route == "/ws":
                 self._viewer(token, query.get("agent", ""))
                 origin = request.headers.get("Origin")
                 if origin is not None and urlsplit(origin).netloc != request.headers.get("Host"):
                     raise IngestError("other sites may not follow these calls")
                 return None
-            if parts.path in ("/", "/vosk", "/fork"):
+            if route in ("/", "/vosk", "/fork"):
                 self._agent_for(token, query.get("agent", ""))
                 return None  # on with the WebSocket handshake
         except IngestError as exc:
@@ -436,13 +441,11 @@ class IngestServer:
     async def _websocket(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
-        parts = urlsplit(connection.request.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        token = query.get("token") or (connection.request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-        if parts.path == "/ws":
+        route, query, token = _credentials(connection.request.path, connection.request.headers)
+        if route == "/ws":
             await self._follow(connection, self._viewer(token, query.get("agent", "")))
             return
-        fork = parts.path == "/fork"
+        fork = route == "/fork"
         session: CallSession | None = None
         speakers: tuple[str, ...] = ()
         outbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -541,9 +544,7 @@ class IngestServer:
                         await connection.send(json.dumps({"type": "utterance", "speaker": item.speaker, "text": item.text}, ensure_ascii=False))
                 elif item == "reply":
                     if finals:
-                        u = finals.pop(0)
-                        await connection.send(json.dumps({"text": u.text, "result": [{"word": w.w, "start": w.start, "end": w.end, "conf": w.conf}
-                                                                                      for w in u.words]}, ensure_ascii=False))
+                        await connection.send(_vosk_result(finals.pop(0)))
                     else:
                         await connection.send(json.dumps({"partial": partial}, ensure_ascii=False))
             except Exception:  # noqa: BLE001 - the client went away: the call goes on without it
@@ -551,8 +552,7 @@ class IngestServer:
         if not fork:
             try:
                 for u in finals:
-                    await connection.send(json.dumps({"text": u.text, "result": [{"word": w.w, "start": w.start, "end": w.end, "conf": w.conf}
-                                                                                  for w in u.words]}, ensure_ascii=False))
+                    await connection.send(_vosk_result(u))
             except Exception:  # noqa: BLE001 - the client went away
                 pass
 
@@ -570,15 +570,17 @@ class _AgentBoard:
         """Nothing to release: the board outlives the call (the agent sees how it ended)."""
 
 
-def _page(connection: Any, page: str, csp: str = "style-src 'unsafe-inline'") -> Any:
-    response = connection.respond(http.HTTPStatus.OK, page)
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = f"default-src 'self'; {csp}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+def _credentials(path: str, headers: Any) -> tuple[str, dict[str, str], str]:
+    """A request's route, query and token (``?token=…`` or ``Authorization: Bearer …``)."""
+    parts = urlsplit(path)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return parts.path, query, query.get("token") or (headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+
+
+def _vosk_result(u: Utterance) -> str:
+    """A final line as vosk-server sends it."""
+    return json.dumps({"text": u.text, "result": [{"word": w.w, "start": w.start, "end": w.end, "conf": w.conf} for w in u.words]},
+                      ensure_ascii=False)
 
 
 def _json_response(connection: Any, status: http.HTTPStatus, body: Mapping[str, Any]) -> Any:

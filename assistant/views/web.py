@@ -23,6 +23,22 @@ from assistant.views.state import LiveState
 PAGE = Path(__file__).parent / "static" / "live.html"
 
 
+PAGE_CSP = "script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"  # the live page: its script and style inline
+
+
+def html_response(connection: Any, page: str, csp: str = PAGE_CSP) -> Any:
+    """A page answered from a ``websockets`` server's HTTP hook: HTML, never cached, this
+    site only (``csp`` adds what the page may run), no sniffing, no referrer."""
+    response = connection.respond(http.HTTPStatus.OK, page)
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = f"default-src 'self'; {csp}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @registry.sink("web")
 class WebView:
     """A sink that serves the call's screen at :attr:`url` until closed."""
@@ -80,14 +96,7 @@ class WebView:
                 return None  # go on with the WebSocket handshake
             if route != "/":
                 return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
-            response = connection.respond(http.HTTPStatus.OK, page)
-            del response.headers["Content-Type"]
-            response.headers["Content-Type"] = "text/html; charset=utf-8"
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "no-referrer"
-            return response
+            return html_response(connection, page)
 
         async def handler(connection: Any) -> None:
             self._clients.add(connection)
