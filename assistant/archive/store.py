@@ -14,7 +14,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import sqlite_utils
@@ -504,29 +504,32 @@ class Archive:
             raise ArchiveError("a review decision is 'confirm', 'dismiss' or 'dispute'")
         if decision == "dispute":
             agent_dispute = True
-        with self.transaction():
-            status = self.status(call_id)
-            if status is None or status == "purged":
-                raise ArchiveError(f"no call {call_id!r} to review")
-            found = self.conn.execute("SELECT 1 FROM findings WHERE call_id = ? AND pos = ?", (call_id, finding_pos)).fetchone()
-            if not found:
+        def finding_exists() -> None:
+            if not self.conn.execute("SELECT 1 FROM findings WHERE call_id = ? AND pos = ?", (call_id, finding_pos)).fetchone():
                 raise ArchiveError(f"call {call_id} has no finding at position {finding_pos}")
-            pos, _ = self._append("reviews", call_id, {"finding_pos": finding_pos, "decision": decision, "reviewer": reviewer,
-                                                       "agent_dispute": agent_dispute, "at": now_iso(), "note": note})
-            if status != "open":
-                self._log("reviewed", call_id)  # after the end: the archive log vouches for it
-        return pos
+
+        return self._add_late("reviews", call_id, {"finding_pos": finding_pos, "decision": decision, "reviewer": reviewer,
+                                                   "agent_dispute": agent_dispute, "at": now_iso(), "note": note}, "reviewed", "review",
+                              check=finding_exists)
 
     def add_score(self, call_id: str, values: dict[str, Any]) -> int:
         """Record a call's score (see :mod:`assistant.archive.scorecard`); allowed after the
         call ended, like a review. Returns the score's position in the call's chain."""
+        return self._add_late("scores", call_id, {**values, "at": now_iso()}, "scored", "score")
+
+    def _add_late(self, table: str, call_id: str, values: dict[str, Any], event: str, what: str, check: Callable[[], None] | None = None) -> int:
+        """Chain a record that may come after the call ended (a review, a score): then the
+        archive log vouches for it with ``event``, as it does for the end itself. ``check``
+        raises inside the same transaction when the record cannot be taken."""
         with self.transaction():
             status = self.status(call_id)
             if status is None or status == "purged":
-                raise ArchiveError(f"no call {call_id!r} to score")
-            pos, _ = self._append("scores", call_id, {**values, "at": now_iso()})
+                raise ArchiveError(f"no call {call_id!r} to {what}")
+            if check is not None:
+                check()
+            pos, _ = self._append(table, call_id, values)
             if status != "open":
-                self._log("scored", call_id)
+                self._log(event, call_id)
         return pos
 
     def log_event(self, event: str, target: str, reason: str = "") -> None:
