@@ -9,6 +9,7 @@ import click
 
 from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, lang_option, open_archive, text_table
 from assistant._screen import safe
+from assistant.archive.backend import describe
 
 
 @click.command("audit")
@@ -57,7 +58,7 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
         if disconnect is not None:
             disconnect()
     if not summary.audited and not summary.failed:
-        click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {archive_path(ctx)}")
+        click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {describe(archive_path(ctx))}")
         return
     click.echo(f"audited {len(summary.audited)} call(s), {summary.audio_seconds / 3600:.2f} h of audio; "
                f"skipped {len(summary.skipped)} already archived; {len(summary.failed)} failed")

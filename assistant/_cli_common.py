@@ -93,27 +93,36 @@ def format_option(default: str = "text", choices: Sequence[str] = FORMATS) -> Ca
                         help="text for people; jsonl, json or csv for programs.")
 
 
-def _remember_archive(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+def _remember_archive(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
+        from assistant.archive.backend import as_target
+
+        if not value.strip():
+            raise click.BadParameter("give a file name or a postgresql:// URL", param_hint="--archive")
+        target = as_target(value)
+        if isinstance(target, Path) and target.is_dir():
+            raise click.BadParameter(f"{target} is a directory: give a file name such as {target / 'archive.db'}", param_hint="--archive")
         ctx.ensure_object(dict)
-        ctx.obj["path"] = value
+        ctx.obj["path"] = target
     return value
 
 
 def archive_option(fn: F) -> F:
-    """``--archive PATH``, accepted by a group and each of its commands (the command's wins)."""
-    return click.option("--archive", "archive_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    """``--archive PATH|URL``, accepted by a group and each of its commands (the command's wins)."""
+    return click.option("--archive", "archive_path", metavar="PATH|URL", default=None,
                         expose_value=False, callback=_remember_archive, is_eager=True,
-                        help="Archive file (default: $CALLASSIST_ARCHIVE or ~/.local/share/callassist/archive.db).")(fn)
+                        help="Archive file, or a PostgreSQL database as postgresql://USER@HOST/DB "
+                             "(default: $CALLASSIST_ARCHIVE or ~/.local/share/callassist/archive.db).")(fn)
 
 
-def archive_path(ctx: click.Context) -> Path:
-    """The archive named by ``--archive`` on this command or its group, else the default."""
+def archive_path(ctx: click.Context) -> "Path | str":
+    """The archive named by ``--archive`` on this command or its group, else the default:
+    a file's path, or a ``postgresql://`` URL."""
     from assistant.files import default_archive  # reads YAML helpers: only when an archive is used
 
     obj = ctx.find_object(dict) or {}
     path = obj.get("path")
-    return path if isinstance(path, Path) else default_archive()
+    return path if isinstance(path, (Path, str)) else default_archive()
 
 
 def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
@@ -122,7 +131,7 @@ def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
     from assistant.files import make_private_dir
 
     path = archive_path(ctx)
-    if not readonly:
+    if not readonly and isinstance(path, Path):
         make_private_dir(path.parent)
     archive = Archive(path, readonly=readonly, max_bytes=(ctx.find_object(dict) or {}).get("max_bytes"))
     if not readonly:
@@ -135,7 +144,8 @@ def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
 def existing_archive(ctx: click.Context) -> "Archive | None":
     """The archive named by --archive opened read-only, or None when there is no such file:
     a check never creates one."""
-    return open_archive(ctx, readonly=True) if archive_path(ctx).exists() else None
+    path = archive_path(ctx)
+    return open_archive(ctx, readonly=True) if isinstance(path, str) or path.exists() else None
 
 
 def cell(value: Any) -> str:

@@ -92,7 +92,7 @@ def plan_call(*, source: str | None, transcript: Path | None, model: str | None,
     return CallPlan(cid, use_lang, src, recognizers, pace, {"source": where, "asr_model": model_dir.name})
 
 
-def _contact_check(case: dict[str, Any] | None, archive: Path | None, lang: str, call_id: str) -> list[Any]:
+def _contact_check(case: dict[str, Any] | None, archive: Path | str | None, lang: str, call_id: str) -> list[Any]:
     """The contact rules a call to ``case`` made now breaks (counting the case's calls in the
     archive, read before this call is recorded), each also printed as a warning line."""
     if not case:
@@ -100,7 +100,8 @@ def _contact_check(case: dict[str, Any] | None, archive: Path | None, lang: str,
     from assistant.archive.history import contact_findings
     from assistant.archive.store import Archive
 
-    store = Archive(archive, readonly=True) if archive is not None and archive.exists() else None
+    exists = archive is not None and (isinstance(archive, str) or archive.exists())
+    store = Archive(archive, readonly=True) if archive is not None and exists else None
     try:
         found = contact_findings(store, case, datetime.now(timezone.utc), lang, exclude=call_id)
     finally:
@@ -111,7 +112,7 @@ def _contact_check(case: dict[str, Any] | None, archive: Path | None, lang: str,
     return found
 
 
-def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive: Path | None, view: str, web: bool, host: str,
+def run_plan(plan: CallPlan, *, case: dict[str, Any] | None, agent: str, archive: Path | str | None, view: str, web: bool, host: str,
              port: int, verbose: bool, linger: float = 0.0) -> Any:
     """Build the pipeline with its sinks and play the call; returns the :class:`LiveResult`."""
     from assistant import __version__
@@ -159,14 +160,16 @@ def _view(view: str | None) -> str:
     return view or ("terminal" if sys.stdout.isatty() else "log")
 
 
-def _report(result: Any, archive: Path | None) -> None:
+def _report(result: Any, archive: Path | str | None) -> None:
     for name, error in result.sink_errors.items():
         click.echo(f"warning: the {name} view failed during the call: {error}", err=True)
     for name, count in result.dropped.items():
         if count:
             click.echo(f"note: {count} partial update(s) skipped for the {name} view (it fell behind)", err=True)
     if archive is not None and "archive" not in result.sink_errors:
-        click.echo(f"archived as call {result.call_id} in {archive} ({result.status})", err=True)
+        from assistant.archive.backend import describe
+
+        click.echo(f"archived as call {result.call_id} in {describe(archive)} ({result.status})", err=True)
 
 
 _SOURCE_OPTIONS = [
@@ -176,7 +179,7 @@ _SOURCE_OPTIONS = [
     click.option("--case", "case_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Case file (YAML): debtor, amount, days overdue … for the suggested lines."),
     click.option("--agent", default="", help="The collector's staff id (archived with the call)."),
     click.option("--call-id", help="Call id (default: the source's name and the time)."),
-    click.option("--archive", "archive_path", type=click.Path(dir_okay=False, path_type=Path), help="Archive file (default: $CALLASSIST_ARCHIVE or the user data folder)."),
+    click.option("--archive", "archive_path", metavar="PATH|URL", help="Archive file or postgresql:// URL (default: $CALLASSIST_ARCHIVE or the user data folder)."),
     click.option("--no-archive", is_flag=True, help="Do not record the call."),
     click.option("--view", type=click.Choice(["terminal", "log", "jsonl", "none"]), help="What stdout shows: the live screen (default on a terminal), a plain log (default otherwise), every event as JSON Lines, or nothing."),
     click.option("--web", is_flag=True, help="Also serve the live view in a browser (address printed, with its access token)."),
@@ -206,12 +209,13 @@ def _case(case_file: Path | None) -> dict[str, Any]:
     return load_case(case_file)
 
 
-def _archive_target(archive_path: Path | None, no_archive: bool) -> Path | None:
+def _archive_target(archive_path: str | None, no_archive: bool) -> Path | str | None:
     if no_archive:
         return None
+    from assistant.archive.backend import as_target
     from assistant.files import default_archive
 
-    return archive_path or default_archive()
+    return as_target(archive_path) if archive_path else default_archive()
 
 
 @click.command()
@@ -227,7 +231,7 @@ def _archive_target(archive_path: Path | None, no_archive: bool) -> Path | None:
 @_with(_SOURCE_OPTIONS)
 def live(source: str | None, transcript: Path | None, realtime: bool, speed: float | None, rate: int, stdin_channels: int,
          agent_device: str | None, customer_device: str | None, seconds: float | None, model: str | None, lang: str | None,
-         channels: str | None, case_file: Path | None, agent: str, call_id: str | None, archive_path: Path | None, no_archive: bool,
+         channels: str | None, case_file: Path | None, agent: str, call_id: str | None, archive_path: str | None, no_archive: bool,
          view: str | None, web: bool, host: str, port: int, verbose: bool) -> None:
     """Assist a call live: speech to text, alerts, stage and suggested lines on screen, archived as it happens.
 
@@ -251,12 +255,12 @@ def live(source: str | None, transcript: Path | None, realtime: bool, speed: flo
 
 @click.command()
 @click.option("--speed", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Play N times faster than real time (0 = as fast as possible).")
-@click.option("--archive", "archive_path", type=click.Path(dir_okay=False, path_type=Path), help="Archive file (default: $CALLASSIST_ARCHIVE or the user data folder).")
+@click.option("--archive", "archive_path", metavar="PATH|URL", help="Archive file or postgresql:// URL (default: $CALLASSIST_ARCHIVE or the user data folder).")
 @click.option("--view", type=click.Choice(["terminal", "log", "jsonl", "none"]), help="The live screen (default on a terminal) or a plain log.")
 @click.option("--web", is_flag=True, help="Also show the call in the browser (the page stays up 60 s after the call).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="With --web: port (0 = any free one).")
 @click.option("--verbose", is_flag=True, help="Show rule ids and spans.")
-def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, port: int, verbose: bool) -> None:
+def demo(speed: float, archive_path: str | None, view: str | None, web: bool, port: int, verbose: bool) -> None:
     """Play a Mandarin collection call through the live pipeline: no microphone, no download.
 
     With a Mandarin Vosk model installed (`callassist models pull zh`) the recording is
@@ -292,7 +296,9 @@ def demo(speed: float, archive_path: Path | None, view: str | None, web: bool, p
     result = run_plan(plan, case=case, agent="demo", archive=target, view=shown, web=web, host="127.0.0.1", port=port, verbose=verbose,
                       linger=60.0 if web and sys.stdout.isatty() else 0.0)
     _report(result, target)
-    archive_opt = "" if archive_path is None else f" --archive {target}"
+    from assistant.archive.backend import describe
+
+    archive_opt = "" if archive_path is None or target is None else f" --archive {describe(target)}"
     click.echo(f"\ndemo call {result.call_id} done in {time.monotonic() - started:.1f} s. Try next:")
     click.echo("  callassist demo --web                       # the same call in your browser")
     click.echo(f"  callassist archive{archive_opt} show {result.call_id}")

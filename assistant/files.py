@@ -169,11 +169,14 @@ def replace_private(path: Path, data: bytes, *, durable: bool = False) -> None:
 
 
 # ---- the user's folders -------------------------------------------------------------------
-def default_archive() -> Path:
-    """``$CALLASSIST_ARCHIVE``, else ``$XDG_DATA_HOME/callassist/archive.db`` (``~/.local/share``)."""
+def default_archive() -> "Path | str":
+    """``$CALLASSIST_ARCHIVE`` (a file, or a ``postgresql://`` URL), else
+    ``$XDG_DATA_HOME/callassist/archive.db`` (``~/.local/share``)."""
     given = settings.get("archive")
     if given:
-        return Path(given).expanduser()
+        from assistant.archive.backend import as_target
+
+        return as_target(given)
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "callassist" / "archive.db"
 

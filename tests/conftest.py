@@ -102,3 +102,33 @@ def browser():
         b = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL server (Debian's binaries) for the whole session."""
+    from tests.postgres import Cluster, server_bindir
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require(False, "psycopg is not installed (the [dev] extra)")
+    require(server_bindir() is not None, "PostgreSQL's server is not installed (Debian package postgresql)")
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster, tmp_path, monkeypatch) -> str:
+    """A new empty PostgreSQL database; the archive head of this machine goes under tmp_path."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return postgres_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive_target(request, tmp_path):
+    """Where a new archive goes, on each backend: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "a.db"
+    return request.getfixturevalue("postgres_url")

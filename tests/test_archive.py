@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from assistant.archive import Archive, ArchiveError, ArchiveFullError, verify
 from assistant.archive.export import export_call, verify_bundle
 from assistant.archive.importer import import_transcript
-from assistant.archive.search import index_terms, match_expression, search
+from assistant.archive.search import index_terms, query_parts, search
 from assistant.cli import cli
 from assistant.events import Utterance
 
@@ -125,7 +125,7 @@ def test_index_terms_cover_characters_pairs_and_words():
     uni, bi = index_terms("不还钱 OK? 坐")
     assert uni.split() == ["不", "还", "钱", "坐"]
     assert bi.split() == ["不还", "还钱", "ok", "坐"]
-    assert match_expression("还钱") == 'bi : "还钱"'
+    assert query_parts("还钱") == [("bi", ["还钱"])]
 
 
 def test_export_bundle_verifies_and_tampering_is_found(filled, tmp_path):

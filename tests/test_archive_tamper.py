@@ -154,12 +154,11 @@ def forge_head(a: Archive) -> None:
     """Rewrite the head file to match the archive log as it now is (no key: no valid HMAC)."""
     import json
 
-    from assistant.archive.store import head_path
 
     pos, digest = a._head("_archive")
-    head = json.loads(head_path(a.path).read_text())
+    head = json.loads(a.head_file.read_text())
     head.update(pos=pos, hash=digest, mac="")
-    head_path(a.path).write_text(json.dumps(head))
+    a.head_file.write_text(json.dumps(head))
 
 
 def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(tmp_path):

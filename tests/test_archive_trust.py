@@ -68,7 +68,7 @@ def test_a_truncated_write_ahead_log_is_reported(tmp_path, rules_checker):
 
 def test_a_missing_head_file_is_reported_not_waved_through(tmp_path, rules_checker):
     a = make(tmp_path / "a.db", rules_checker, calls=("c1",))
-    head_path(a.path).unlink()
+    a.head_file.unlink()
     assert "head" in whats(verify(a))
 
 

@@ -141,7 +141,7 @@ def call_views(archive: "Archive", cards: dict[str, Scorecard], call_ids: Iterab
         score = score_call(card, cid, flags, agent_id=str(c.get("agent_id") or ""), started_at=str(c.get("started_at") or "")) if card else None
         view = CallView(cid, str(c.get("agent_id") or ""), str(c.get("started_at") or ""), str(c.get("lang") or ""), c["status"], flags, score)
         if with_lines:
-            rows = [dict(r) for r in archive.conn.execute("SELECT seq, speaker, start, end, conf, text FROM utterances WHERE call_id = ? ORDER BY pos", (cid,))]
+            rows = [dict(r) for r in archive.conn.execute("SELECT seq, speaker, start, [end], conf, text FROM utterances WHERE call_id = ? ORDER BY pos", (cid,))]
             stages = _stages(view.lang or "zh", cid, rows, view.flags)
             masker = call_redactor(archive.records(cid), cid) if redact else None  # as a redacted evidence bundle masks
             for r in rows:

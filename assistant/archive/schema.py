@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, ContextManager
+from typing import Any, Callable, ContextManager
 
-import sqlite_utils
+from assistant.archive.backend import Backend
 
 # table -> (kind, public columns, private columns). The chain covers exactly these.
 # Private columns enter a record's hash through a salted commitment (see chain.py), so a
@@ -33,57 +33,66 @@ LATER = ("scores",)  # chained tables a later migration creates
 CHAIN_FORMAT = "2"  # 2: chain label = SHA-256(opening salt + call id); identifying fields private
 
 
-def _create_chained(db: sqlite_utils.Database, table: str, data_columns: tuple[str, ...]) -> None:
-    """A chained table. Data columns have no declared type, so SQLite keeps every value
-    exactly as written (an integer stays an integer): the hash is recomputed from them."""
-    data = ", ".join(f"[{c}]" for c in data_columns)
-    db.execute(
-        f"CREATE TABLE [{table}] (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, pos INTEGER NOT NULL, "
-        f"prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, salt TEXT NOT NULL, {data})"
-    )
-    db.table(table).create_index(["call_id", "pos"], unique=True)
+# Data columns that hold numbers; every other data column holds text (or JSON as text).
+# SQLite keeps any value as written; PostgreSQL needs the type (see postgres.py).
+NUMERIC = frozenset({"seq", "start", "end", "conf", "utterance_seq", "rule_version", "span_start", "span_end", "provisional", "score",
+                     "finding_pos", "agent_dispute", "duration", "sample_rate", "channels", "bytes", "records", "scorecard_version",
+                     "passed", "asr_review"})
 
 
-def _initial(db: sqlite_utils.Database) -> None:
-    db.table("cases").create({"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
-                        "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}, pk="id")
-    for table, (_, public, private) in SPECS.items():
+def _create_chained(backend: Backend, conn: Any, table: str) -> None:
+    _, public, private = SPECS[table]
+    backend.create_chained(conn, table, public + private, NUMERIC)
+
+
+def _initial(backend: Backend, conn: Any) -> None:
+    backend.create_table(conn, "cases", {"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
+                                         "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str,
+                                         "updated_at": str}, pk="id")
+    for table in SPECS:
         if table not in LATER:
-            _create_chained(db, table, public + private)
+            _create_chained(backend, conn, table)
     # status and cached columns (not part of the chain: verify re-derives them from it)
-    db.table("call_status").create({"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
-    db.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
+    backend.create_table(conn, "call_status", {"call_id": str, "status": str, "ended_at": str, "writer_pid": int, "writer_host": str}, pk="call_id")
+    backend.create_search(conn)
 
 
-def _settings(db: sqlite_utils.Database) -> None:
-    db.table("archive_settings").create({"name": str, "value": str}, pk="name")
+def _settings(backend: Backend, conn: Any) -> None:
+    backend.create_table(conn, "archive_settings", {"name": str, "value": str}, pk="name")
 
 
-def _review(db: sqlite_utils.Database) -> None:
+def _review(backend: Backend, conn: Any) -> None:
     """QA review: the scores of calls (chained) and the review app's users (each change in the archive log)."""
-    _, public, private = CHAINED["scores"]
-    _create_chained(db, "scores", public + private)
-    db.table("users").create({"name": str, "role": str, "password": str, "created_at": str, "disabled": int}, pk="name")
+    _create_chained(backend, conn, "scores")
+    backend.create_table(conn, "users", {"name": str, "role": str, "password": str, "created_at": str, "disabled": int}, pk="name")
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[[Backend, Any], None]]] = [
     ("0001_initial", _initial),
     ("0002_settings", _settings),
     ("0003_review", _review),
 ]
 
 
-def migrate(db: sqlite_utils.Database, transaction: Callable[[], ContextManager[None]]) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction; return their names."""
-    if "_migrations" not in db.table_names():
-        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+def migrate(backend: Backend, conn: Any, transaction: Callable[[], ContextManager[None]]) -> list[str]:
+    """Apply every migration not yet applied, each in its own write transaction (so two
+    processes opening a new archive at once apply each migration once); return their names."""
+    def applied_names() -> set[str]:
+        if "_migrations" not in backend.table_names(conn):
+            return set()
+        return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+    if applied_names() >= {name for name, _ in MIGRATIONS}:
+        return []
     applied = []
     for name, step in MIGRATIONS:
-        if name in done:
-            continue
         with transaction():
-            step(db)
-            db.table("_migrations").insert({"name": name, "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            if "_migrations" not in backend.table_names(conn):
+                backend.create_table(conn, "_migrations", {"name": str, "applied_at": str}, pk="name")
+            if name in applied_names():
+                continue
+            step(backend, conn)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                         (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
         applied.append(name)
     return applied

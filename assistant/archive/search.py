@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant.archive.reviews import finding_id
 from assistant.errors import SearchError
@@ -56,22 +56,19 @@ def index_terms(text: str) -> tuple[str, str]:
     return " ".join(uni), " ".join(bi)
 
 
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-def match_expression(query: str) -> str:
-    """The FTS5 MATCH expression for a user query (all parts must match)."""
-    parts = []
+def query_parts(query: str) -> list[tuple[str, list[str]]]:
+    """What a user query must match, every part: ``(column, tokens)``, the tokens next to
+    each other in that column of the index."""
+    parts: list[tuple[str, list[str]]] = []
     pieces = [p for term in query.split() for p in _pieces(_norm(term))]  # spaces separate terms
     for kind, piece in pieces:
         if kind == "word":
-            parts.append(f"bi : {_quote(piece)}")
+            parts.append(("bi", [piece]))
         elif len(piece) == 1:
-            parts.append(f"uni : {_quote(piece)}")
+            parts.append(("uni", [piece]))
         else:
-            parts.append("bi : " + _quote(" ".join(piece[i : i + 2] for i in range(len(piece) - 1))))
-    return " AND ".join(parts)
+            parts.append(("bi", [piece[i : i + 2] for i in range(len(piece) - 1)]))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -96,11 +93,12 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
     ``since``/``until`` are dates (``YYYY-MM-DD``, inclusive) of the call's start;
     ``category``/``severity`` keep utterances that carry such a finding.
     """
-    expression = match_expression(query)
-    if not expression:
+    parts = query_parts(query)
+    if not parts:
         raise SearchError("empty search: give a word or Chinese characters")
-    wheres = ["utterance_search MATCH ?"]
-    args: list[Any] = [expression]
+    backend = archive.backend
+    match, args = backend.match(parts)
+    wheres = [match]
     for value, clause in (
         (agent, "c.agent_id = ?"),
         (since, "substr(c.started_at, 1, 10) >= ?"),
@@ -113,8 +111,8 @@ def search(archive: "Archive", query: str, *, agent: str | None = None, since: s
             args.append(value)
     sql = (
         "SELECT u.call_id, u.seq, u.speaker, u.start, u.text, c.agent_id, c.started_at, "
-        "(SELECT group_concat(DISTINCT f.category) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS categories, "
-        "(SELECT group_concat(f.pos) FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS finding_pos "
+        f"(SELECT {backend.concat('f.category', distinct=True)} FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS categories, "
+        f"(SELECT {backend.concat('f.pos')} FROM findings f WHERE f.call_id = u.call_id AND f.utterance_seq = u.seq) AS finding_pos "
         "FROM utterance_search s JOIN utterances u ON u.id = s.rowid JOIN calls c ON c.call_id = u.call_id AND c.pos = 0 "
         f"WHERE {' AND '.join(wheres)} ORDER BY c.started_at, u.call_id, u.seq LIMIT ?"
     )

@@ -1,34 +1,30 @@
-"""The evidence archive: one SQLite file, every record hash-chained per call.
+"""The evidence archive: every record hash-chained per call, in one SQLite file (the
+embedded default) or one PostgreSQL database (a call centre; see :mod:`backend`).
 
-Writes are durable one by one (WAL, ``synchronous=FULL``, one transaction per record), so
-a crash loses at most the record being written. Several processes may write different
-calls at once; SQLite serialises the short transactions.
+Writes are durable one by one (one transaction per record), so a crash loses at most the
+record being written. Several processes may write different calls at once; the
+backend's write lock orders the short transactions.
 """
 from __future__ import annotations
 
 import json
 import os
 import socket
-import sqlite3
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import quote
-
-import sqlite_utils
 
 from assistant import settings
 from assistant._values import finite, parse_time, span_problem
 from assistant.archive import chain
-from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, SPECS, migrate
+from assistant.archive.backend import Row, is_url, open_backend
+from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, NUMERIC, SPECS, migrate
 from assistant.archive.search import index_terms
-from assistant.errors import ArchiveError, ArchiveFullError, InputValidationError
+from assistant.errors import ArchiveError, InputValidationError
 from assistant.events import Finding, Utterance
-from assistant.files import replace_private, touch_private
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
+from assistant.files import make_private_dir, replace_private
 
 
 def now_iso() -> str:
@@ -62,9 +58,9 @@ def status_after(last_end_event: str | None) -> str:
     return "open" if last_end_event in (None, "reopened") else str(last_end_event)
 
 
-def case_record(conn: sqlite3.Connection, case_id: str) -> str:
+def case_record(conn: Any, case_id: str) -> str:
     """The stored row of a case (less its update time) as canonical JSON: what the log vouches
-    for (``conn`` returns ``sqlite3.Row`` rows, as the archive's does)."""
+    for (``conn``: an archive's connection, whose rows are read by name)."""
     row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
     if row is None:
         return ""
@@ -77,7 +73,22 @@ def _stored(value: Any) -> Any:
         return int(value)
     if isinstance(value, (dict, list, tuple)):
         return chain.canonical(value)
+    if isinstance(value, float) and value == 0:
+        return 0.0  # no -0.0: PostgreSQL's NUMERIC has no negative zero, and it would not hash alike
     return value
+
+
+def _column_value(table: str, column: str, value: Any) -> Any:
+    """A value for a chained column, of the column's kind on every backend: numbers in
+    numeric columns (anything else is refused), text in the others (a number becomes text)."""
+    value = _stored(value)
+    if value is None:
+        return None
+    if column in NUMERIC:
+        if isinstance(value, (int, float)) and finite(value):
+            return value
+        raise InputValidationError(f"{table}.{column} must be a finite number, not {value!r}")
+    return value if isinstance(value, str) else str(value)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,7 +106,7 @@ HEAD_FORMAT = "callassist-head/1"
 
 
 def head_path(path: Path) -> Path:
-    """Where the archive head of the archive at ``path`` is kept (``archive.db.head``)."""
+    """Where the archive head of the SQLite archive at ``path`` is kept (``archive.db.head``)."""
     return path.with_name(path.name + HEAD_SUFFIX)
 
 
@@ -118,84 +129,62 @@ def check_utterance(utt: Utterance) -> None:
 
 
 class Archive:
-    """Open (creating and migrating if needed) the archive at ``path``.
+    """Open (creating and migrating if needed) the archive at ``path``: an SQLite file, or a
+    PostgreSQL database named by a ``postgresql://`` URL.
 
     ``key`` (default: ``$CALLASSIST_ARCHIVE_KEY``) signs every chain hash with HMAC;
-    ``max_bytes`` caps the file size (a full archive raises :class:`ArchiveFullError`).
-    ``readonly=True`` never creates or changes a file: a missing path, or an SQLite file
-    that is not an archive, is an error; an archive on read-only media can be read.
+    ``max_bytes`` caps an SQLite file's size (a full archive raises :class:`ArchiveFullError`).
+    ``readonly=True`` never creates or changes anything: a missing path, or a database that
+    is not an archive, is an error; an archive on read-only media can be read.
     A new archive file is private (0600 in a folder the caller made 0700; see
     :func:`assistant.files.private_modes`).
     """
 
     def __init__(self, path: str | Path, *, key: bytes | None = None, readonly: bool = False, max_bytes: int | None = None, timeout: float = 30.0) -> None:
-        self.path = Path(path)
+        self.backend = open_backend(path)
+        self.path: Path | str = self.backend.location if is_url(path) else Path(path)
         self.key = key if key is not None else key_from_env()
         self.readonly = readonly
         self._depth = 0
         self._log_touched = False
         self._labels: dict[str, str] = {}
-        new = self._check_file()
         try:
-            if readonly:
-                conn = self._connect_readonly(timeout)
-            else:
-                if new:
-                    try:
-                        touch_private(self.path)
-                    except OSError as exc:
-                        raise ArchiveError(f"cannot create {self.path} ({exc.strerror}): choose a writable place with --archive") from exc
-                conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=timeout, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            self.conn = conn
-            self.db = sqlite_utils.Database(conn)
-            tables = set(self.db.table_names())
+            self.conn: Any = self.backend.connect(readonly=readonly, timeout=timeout, max_bytes=max_bytes)
+            tables = self.backend.table_names(self.conn)
             if tables and "_migrations" not in tables:
-                conn.close()
-                raise ArchiveError(f"{self.path} is an SQLite file but not a callassist archive: check the path; nothing was changed")
+                self.conn.close()
+                raise ArchiveError(f"{self.path} holds tables but is not a callassist archive: check the path (a PostgreSQL archive "
+                                   "needs a database of its own); nothing was changed")
             if not readonly:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                if max_bytes:
-                    page = conn.execute("PRAGMA page_size").fetchone()[0]
-                    conn.execute(f"PRAGMA max_page_count={max(int(max_bytes // page), 16)}")
-                migrate(self.db, self.transaction)
+                self.backend.prepare_writes(self.conn)
+                migrate(self.backend, self.conn, self.transaction)
                 self._settle()
             else:
                 self._check_format()
-        except sqlite3.DatabaseError as exc:
-            raise self._explain(exc) from exc
+        except self.backend.errors as exc:
+            raise self.backend.explain(exc) from exc
         self.host = socket.gethostname()
 
     # ---- opening --------------------------------------------------------------------------
-    def _connect_readonly(self, timeout: float) -> sqlite3.Connection:
-        """A read-only connection; on read-only media (no -shm can be made) an immutable one,
-        unless a write-ahead log still holds records the main file lacks."""
-        uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
-        try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return conn
-        except sqlite3.OperationalError as exc:
-            wal = self.path.with_name(self.path.name + "-wal")
-            if wal.exists() and wal.stat().st_size > 0:
-                raise ArchiveError(f"{self.path} cannot be read here ({exc}): its write-ahead log {wal.name} holds records not yet in the "
-                                   "main file, and this folder is read-only; copy both files to a writable folder") from exc
-            return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
-
     def _settings(self) -> dict[str, str]:
-        if "archive_settings" not in self.db.table_names():
+        if "archive_settings" not in self.backend.table_names(self.conn):
             return {}
         return {r[0]: r[1] for r in self.conn.execute("SELECT name, value FROM archive_settings")}
 
     def _check_format(self) -> dict[str, str]:
         settings = self._settings()
-        if "_migrations" not in self.db.table_names() or "signed" not in settings:
+        if "_migrations" not in self.backend.table_names(self.conn) or "signed" not in settings:
             raise ArchiveError(f"{self.path} is not a callassist archive (or was never opened for writing): check the path")
         if settings.get("chain_format") != CHAIN_FORMAT:
             raise ArchiveError(f"{self.path} was made by an earlier callassist (chain format {settings.get('chain_format', '1')}), "
                                f"which this version cannot verify: keep it with the version that made it, or re-import its transcripts")
         return settings
+
+    @property
+    def head_file(self) -> Path:
+        """Where this machine keeps the archive head: beside an SQLite file, or (PostgreSQL)
+        under ``$XDG_DATA_HOME/callassist/heads/``."""
+        return self.backend.head_file(self.archive_id)
 
     @property
     def archive_id(self) -> str:
@@ -213,6 +202,8 @@ class Archive:
         settings = self._settings()
         if "signed" not in settings:
             with self.transaction():
+                if "signed" in self._settings():  # another process created it meanwhile
+                    return self._settle()
                 signed = "1" if self.key else "0"
                 archive_id = uuid.uuid4().hex
                 for name, value in (("signed", signed), ("chain_format", CHAIN_FORMAT), ("archive_id", archive_id)):
@@ -228,38 +219,8 @@ class Archive:
                 "stripped (tampering): do not write to it, run `callassist archive verify` and keep it for investigation. "
                 "If it was created without a key, unset CALLASSIST_ARCHIVE_KEY to write to it, or start a new archive")
 
-    def _check_file(self) -> bool:
-        """Whether the archive is to be created; a clear error for paths that cannot be one."""
-        if self.path.is_dir():
-            raise ArchiveError(f"{self.path} is a directory: give a file name such as {self.path / 'archive.db'}")
-        if self.path.exists() and self.path.stat().st_size > 0:
-            with self.path.open("rb") as fh:
-                if fh.read(16) != SQLITE_MAGIC:
-                    raise ArchiveError(f"{self.path} is not an archive (not an SQLite file): check the path; nothing was changed")
-            return False
-        if self.readonly:
-            raise ArchiveError(f"{self.path}: no such archive (check the path or --archive; nothing was created)")
-        if self.path.exists():
-            return False
-        if not self.path.parent.exists():
-            raise ArchiveError(f"cannot create {self.path}: the folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise ArchiveError(f"cannot create {self.path}: the folder is read-only; choose a writable place with --archive")
-        return True
-
-    def _explain(self, exc: sqlite3.Error) -> ArchiveError:
-        text = str(exc)
-        if "full" in text:
-            return ArchiveFullError(f"{self.path}: the archive is full ({text}); this record was NOT written, everything before it is safe: free disk space or raise the size limit")
-        if "readonly" in text or "read-only" in text:
-            return ArchiveError(f"{self.path}: the archive is read-only ({text}); check the file's permissions or copy it somewhere writable")
-        if "not a database" in text or "malformed" in text:
-            return ArchiveError(f"{self.path}: the file is damaged or not an archive ({text}); restore it from a backup, and keep this copy for investigation")
-        if "unable to open" in text:
-            return ArchiveError(f"cannot open {self.path} ({text}): check the path and permissions")
-        if "locked" in text or "busy" in text:
-            return ArchiveError(f"{self.path} is busy ({text}): another process holds it too long; try again")
-        return ArchiveError(f"{self.path}: {text}")
+    def _explain(self, exc: BaseException) -> ArchiveError:
+        return self.backend.explain(exc)
 
     def close(self) -> None:
         """Close the connection."""
@@ -289,13 +250,14 @@ class Archive:
                 self._depth -= 1
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            self.backend.begin(self.conn)
+        except self.backend.errors as exc:
+            self._rollback()
             raise self._explain(exc) from exc
         self._depth = 1
         try:
             yield
-        except sqlite3.Error as exc:
+        except self.backend.errors as exc:
             self._rollback()
             raise self._explain(exc) from exc
         except BaseException:
@@ -304,13 +266,28 @@ class Archive:
         else:
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except self.backend.errors as exc:
                 self._rollback()
                 raise self._explain(exc) from exc
         finally:
             self._depth = 0
         if self._log_touched:
             self._write_head()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A read transaction: every query inside sees the archive as it was at its start,
+        although other processes go on writing (verify reads a live archive this way).
+        Inside a write transaction it simply joins it."""
+        if self._depth or self.conn.in_transaction:
+            yield
+            return
+        self.backend.begin_read(self.conn)
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     def _rollback(self) -> None:
         self._log_touched = False
@@ -331,8 +308,10 @@ class Archive:
             archive_id = self.archive_id
             record = {"format": HEAD_FORMAT, "archive_id": archive_id, "pos": pos, "hash": digest,
                       "mac": chain.head_mac(self.key, archive_id, pos, digest)}
-            target = head_path(self.path)
+            target = self.head_file
             try:
+                if not target.parent.exists():
+                    make_private_dir(target.parent)
                 replace_private(target, (json.dumps(record, indent=1) + "\n").encode("utf-8"), durable=True)
             except OSError as exc:
                 raise ArchiveError(f"cannot write the archive head {target} ({exc.strerror or exc}): the folder must be writable") from exc
@@ -346,7 +325,7 @@ class Archive:
     def _head(self, chain_id: str) -> tuple[int, str]:
         """Position and hash of the last record of a chain (read inside the transaction)."""
         union = " UNION ALL ".join(f"SELECT pos, hash FROM [{t}] WHERE call_id = :c" for t in self._tables(chain_id))
-        row = self.conn.execute(f"SELECT pos, hash FROM ({union}) ORDER BY pos DESC LIMIT 1", {"c": chain_id}).fetchone()
+        row = self.conn.execute(f"SELECT pos, hash FROM ({union}) AS h ORDER BY pos DESC LIMIT 1", {"c": chain_id}).fetchone()
         return (row["pos"], row["hash"]) if row else (-1, chain.GENESIS)
 
     def label(self, call_id: str) -> str:
@@ -363,8 +342,8 @@ class Archive:
     def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
         """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
         kind, public_cols, private_cols = SPECS[table]
-        public = {c: _stored(values.get(c)) for c in public_cols}
-        private = {c: _stored(values.get(c)) for c in private_cols}
+        public = {c: _column_value(table, c, values.get(c)) for c in public_cols}
+        private = {c: _column_value(table, c, values.get(c)) for c in private_cols}
         pos, prev = self._head(call_id)
         pos += 1
         salt = chain.new_salt()
@@ -372,16 +351,13 @@ class Archive:
         body = chain.record_body(label, pos, kind, public, chain.commitment(salt, private))
         digest = chain.link(prev, body)
         row = {"call_id": call_id, "pos": pos, "prev_hash": prev, "hash": digest, "mac": chain.sign(self.key, digest), "salt": salt, **public, **private}
-        cur = self.conn.execute(
-            f"INSERT INTO [{table}] ({', '.join('[' + k + ']' for k in row)}) VALUES ({', '.join('?' for _ in row)})",
-            tuple(row.values()),
-        )
+        rowid = self.backend.insert(self.conn, table, row)
         if table == ARCHIVE_LOG:
             self._log_touched = True
-        return pos, int(cur.lastrowid or 0)
+        return pos, rowid
 
-    def _status(self, call_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
+    def _status(self, call_id: str) -> Row | None:
+        row: Row | None = self.conn.execute("SELECT * FROM call_status WHERE call_id = ?", (call_id,)).fetchone()
         return row
 
     def status(self, call_id: str) -> str | None:
@@ -418,13 +394,13 @@ class Archive:
         from assistant.archive.cases import recorded_case
 
         case = recorded_case(self, case)  # what calls noted on it (windows, opt-outs, attorney) is kept
-        known = {c for c in self.db["cases"].columns_dict}
+        known = set(self.backend.columns(self.conn, "cases"))
         row = {k: _stored(v) for k, v in case.items() if k in known}
         row["id"] = str(case["id"])
         row["meta"] = chain.canonical({k: v for k, v in case.items() if k not in known})
         row["updated_at"] = now_iso()
         with self.transaction():
-            self.db.table("cases").upsert(row, pk="id")
+            self.backend.upsert(self.conn, "cases", row, pk="id")
             self._log("case", row["id"], case_record(self.conn, row["id"]))
         return str(row["id"])
 
@@ -667,7 +643,7 @@ class Archive:
         ).fetchall()
         return [{**dict(r), "status": self.status(r["call_id"]) or "missing"} for r in rows]
 
-    def records(self, call_id: str) -> list[tuple[str, sqlite3.Row]]:
+    def records(self, call_id: str) -> list[tuple[str, Row]]:
         """Every chained record of a call as ``(table, row)``, in chain order."""
         out = []
         for table in self._tables(call_id):

@@ -91,8 +91,8 @@ def add_user(archive: "Archive", name: str, role: str, password: str, *, replace
     from assistant.archive.store import now_iso
 
     with archive.transaction():
-        archive.conn.execute("INSERT OR REPLACE INTO users (name, role, password, created_at, disabled) VALUES (?, ?, ?, ?, 0)",
-                             (name, role, hash_password(password), now_iso()))
+        archive.backend.upsert(archive.conn, "users", {"name": name, "role": role, "password": hash_password(password),
+                                                       "created_at": now_iso(), "disabled": 0}, pk="name")
         archive.log_event("user_changed" if exists else "user_added", name, json.dumps({"role": role}))
     return User(name, role)
 

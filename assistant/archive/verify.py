@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from assistant.archive import chain
 from assistant.archive.schema import ARCHIVE_LOG, SPECS
 from assistant.archive.search import index_terms
-from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, case_record, head_path, status_after
+from assistant.archive.store import CALL_EVENTS, END_EVENTS, HEAD_FORMAT, Archive, case_record, status_after
 from assistant.errors import ArchiveError
 
 Record = Union[Mapping[str, Any], sqlite3.Row]
@@ -151,9 +151,10 @@ def vouching(call_id: str, rows: Sequence[tuple[str, Record]], entries: Sequence
 
 
 def _check_head(archive: Archive, log_rows: list[tuple[str, Any]], key: bytes | None, signed: bool, path: Path | None) -> list[Problem]:
-    """The archive log against the head written beside the file after every log entry."""
+    """The archive log against the head written (beside the file, or on this machine for
+    PostgreSQL) after every log entry."""
     where = chain.ARCHIVE_CHAIN
-    target = path or head_path(archive.path)
+    target = path or archive.head_file
     if not target.exists():
         return [Problem(where, None, "head", f"the archive head file {target.name} is missing, so a cut-back archive log cannot be detected: "
                                               "keep it beside the archive (copy both), or name a copy with --head FILE")]
@@ -234,7 +235,13 @@ def _check_index(archive: Archive, call_id: str | None) -> list[Problem]:
 
 
 def verify(archive: Archive, call_id: str | None = None, key: bytes | None = None, head: Path | None = None) -> Report:
-    """Verify every call (or one) and the archive log; see the module docstring."""
+    """Verify every call (or one) and the archive log; see the module docstring. Everything
+    is read in one read transaction, so writers going on meanwhile cannot look like gaps."""
+    with archive.reading():
+        return _verify(archive, call_id, key, head)
+
+
+def _verify(archive: Archive, call_id: str | None, key: bytes | None, head: Path | None) -> Report:
     settings = archive._check_format()
     key = key if key is not None else archive.key
     signed = settings.get("signed") == "1"
@@ -251,7 +258,11 @@ def verify(archive: Archive, call_id: str | None = None, key: bytes | None = Non
     report.problems += problems
     report.heads[chain.ARCHIVE_CHAIN] = log_head
     report.problems += _check_created(archive, log_rows, settings)
-    report.problems += _check_head(archive, log_rows, check_key, signed, head)
+    if head is None and archive.backend.name == "postgresql" and not archive.head_file.exists():
+        report.blind_spots.append(f"no machine-local archive head ({archive.head_file}): this machine never wrote to the archive, so a "
+                                  "log cut back (an older backup restored) is only caught where a writer's head file is; name one with --head FILE")
+    else:
+        report.problems += _check_head(archive, log_rows, check_key, signed, head)
     vouched: dict[str, list[dict[str, Any]]] = {}  # call -> archive-log entries that name one of its records
     purged: set[str] = set()
     for _, row in log_rows:

@@ -60,7 +60,7 @@ class IngestConfig:
     ws_port: int = 0
     audiosocket_port: int = 0
     tokens: dict[str, str] = field(default_factory=dict)  # token → agent id ("" = any agent)
-    archive: Path | None = None
+    archive: Path | str | None = None  # a file or a postgresql:// URL
     lang: str = "zh"
     max_calls: int = 8
     idle_seconds: float = IDLE_SECONDS
@@ -156,7 +156,8 @@ class IngestServer:
             from assistant.archive.store import Archive
             from assistant.files import make_private_dir
 
-            make_private_dir(self.config.archive.parent)
+            if isinstance(self.config.archive, Path):
+                make_private_dir(self.config.archive.parent)
             Archive(self.config.archive).close()
         self._thread.start()
         self._ready.wait(15)

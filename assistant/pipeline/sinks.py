@@ -117,8 +117,10 @@ class ArchiveSink:
     """
 
     def __init__(self, archive: Any, *, key: bytes | None = None) -> None:
+        from assistant.archive.backend import as_target
+
         self._archive = archive if not isinstance(archive, (str, Path)) else None
-        self._path = Path(archive) if isinstance(archive, (str, Path)) else None
+        self._path = as_target(archive) if isinstance(archive, (str, Path)) else None
         self._key = key
         self._own = False
         self._case: dict[str, Any] = {}
@@ -131,7 +133,8 @@ class ArchiveSink:
             from assistant.files import make_private_dir
 
             assert self._path is not None
-            make_private_dir(self._path.parent)
+            if isinstance(self._path, Path):
+                make_private_dir(self._path.parent)
             self._archive = Archive(self._path, key=self._key)
             self._own = True
         return self._archive
