@@ -1,6 +1,7 @@
 """Shared fixtures: one checker per session (building engines and loading weights is slow)."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -127,8 +128,17 @@ def postgres_url(postgres_cluster, tmp_path, monkeypatch) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def archive_target(request, tmp_path):
-    """Where a new archive goes, on each backend: an SQLite file, then a PostgreSQL database."""
+def make_target(request, tmp_path):
+    """Makes places for new archives on each backend in turn: SQLite files under tmp_path
+    (a1.db, a2.db …), then new databases of the throwaway PostgreSQL cluster."""
     if request.param == "sqlite":
-        return tmp_path / "a.db"
-    return request.getfixturevalue("postgres_url")
+        names = itertools.count(1)
+        return lambda: tmp_path / f"a{next(names)}.db"
+    request.getfixturevalue("postgres_url")  # the cluster, and this machine's archive heads under tmp_path
+    return request.getfixturevalue("postgres_cluster").new_database
+
+
+@pytest.fixture
+def archive_target(make_target):
+    """Where a new archive goes, on each backend: an SQLite file, then a PostgreSQL database."""
+    return make_target()

@@ -43,12 +43,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def run_writer(path: Path, call_id: str, n: int, pause: float) -> subprocess.Popen:
+def run_writer(path: Path | str, call_id: str, n: int, pause: float) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WRITER, str(path), call_id, str(n), str(pause)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def test_a_writer_killed_mid_call_loses_at_most_the_utterance_in_flight(tmp_path):
-    path = tmp_path / "a.db"
+def test_a_writer_killed_mid_call_loses_at_most_the_utterance_in_flight(archive_target):
+    path = archive_target
     proc = run_writer(path, "crash", 1000, 0.01)
     written = 0
     assert proc.stdout is not None
@@ -64,22 +64,29 @@ def test_a_writer_killed_mid_call_loses_at_most_the_utterance_in_flight(tmp_path
     kept = a.conn.execute("SELECT count(*) FROM utterances WHERE call_id = 'crash'").fetchone()[0]
     assert written <= kept <= written + 1  # everything reported as written is there
     assert verify(a).ok, verify(a).problems
-    assert a.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if a.backend.name == "sqlite":
+        assert a.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_two_processes_writing_different_calls_at_once(tmp_path):
-    path = tmp_path / "a.db"
-    Archive(path).close()
-    procs = [run_writer(path, f"call{k}", 60, 0.0) for k in range(2)]
+@pytest.mark.parametrize("created_first", [True, False], ids=["existing", "new"])
+def test_several_processes_writing_different_calls_at_once(archive_target, created_first):
+    """Writers queue on the backend's write lock; every chain and the shared archive log
+    verify. Without ``created_first`` they also race to create and migrate the archive."""
+    if created_first:
+        Archive(archive_target).close()
+    procs = [run_writer(archive_target, f"call{k}", 40, 0.0) for k in range(3)]
     for p in procs:
-        out, _ = p.communicate(timeout=120)
+        out, _ = p.communicate(timeout=180)
         assert p.returncode == 0 and out.strip().endswith("sealed")
-    a = Archive(path)
+    a = Archive(archive_target)
     report = verify(a)
-    assert report.ok and report.calls == 2, report.problems
-    for k in range(2):
+    assert report.ok and report.calls == 3, report.problems
+    for k in range(3):
         seqs = [r[0] for r in a.conn.execute("SELECT seq FROM utterances WHERE call_id = ? ORDER BY pos", (f"call{k}",))]
-        assert seqs == list(range(1, 61))
+        assert seqs == list(range(1, 41))
+    log = [r[0] for r in a.conn.execute("SELECT event FROM archive_log ORDER BY pos")]
+    assert log.count("created") == 1 and log.count("sealed") == 3
+    assert [r[0] for r in a.conn.execute("SELECT name FROM _migrations ORDER BY name")] == ["0001_initial", "0002_settings", "0003_review"]
 
 
 def test_durability_settings(tmp_path):
@@ -89,8 +96,8 @@ def test_durability_settings(tmp_path):
 
 
 @pytest.fixture
-def filled(tmp_path):
-    a = Archive(tmp_path / "a.db")
+def filled(archive_target):
+    a = Archive(archive_target)
     for lang in ("zh", "en"):
         for name in ("threats_and_insults", "hardship_installments", "already_repaid"):
             import_transcript(a, FIX / lang / f"{name}.jsonl", agent_id=f"agent-{lang}")
@@ -145,8 +152,8 @@ def test_export_bundle_verifies_and_tampering_is_found(filled, tmp_path):
     assert any("unexpected" in p.message for p in verify_bundle(bundle))
 
 
-def test_zip_bundle_with_audio_and_a_changed_audio_copy(tmp_path):
-    a = Archive(tmp_path / "a.db")
+def test_zip_bundle_with_audio_and_a_changed_audio_copy(archive_target, tmp_path):
+    a = Archive(archive_target)
     wav = tmp_path / "call.wav"
     wav.write_bytes((FIX / "en" / "threats_and_insults.wav").read_bytes())
     import_transcript(a, FIX / "en" / "threats_and_insults.jsonl", audio=wav)
@@ -161,8 +168,8 @@ def test_zip_bundle_with_audio_and_a_changed_audio_copy(tmp_path):
         export_call(a, "en-threats_and_insults", tmp_path / "ev2.zip")
 
 
-def test_redacted_bundle_masks_personal_numbers_and_still_proves_the_chain(tmp_path):
-    a = Archive(tmp_path / "a.db")
+def test_redacted_bundle_masks_personal_numbers_and_still_proves_the_chain(archive_target, tmp_path):
+    a = Archive(archive_target)
     cid = a.start_call("r1", case={"id": "K9", "debtor_name": "张三", "phone": "13800138000"}, lang="zh")
     said = "我的身份证是11010519491231002X，手机13800138000，卡号6222021234567890123，邮箱zhang@example.com"
     a.add_utterance(cid, Utterance(cid, 1, "customer", 0.0, 3.0, said))
@@ -179,8 +186,8 @@ def test_redacted_bundle_masks_personal_numbers_and_still_proves_the_chain(tmp_p
     assert manifest["redacted"] and manifest["masked"] >= 5
 
 
-def test_hold_purge_and_verify_agree(tmp_path):
-    a = Archive(tmp_path / "a.db")
+def test_hold_purge_and_verify_agree(archive_target):
+    a = Archive(archive_target)
     for cid in ("old1", "old2", "new1"):
         a.start_call(cid, started_at=(datetime.now(timezone.utc) - timedelta(days=400 if cid.startswith("old") else 5)).isoformat())
         a.add_utterance(cid, Utterance(cid, 1, "agent", 0, 1, "您好"))
@@ -203,8 +210,8 @@ def test_hold_purge_and_verify_agree(tmp_path):
     assert not verify(a).ok
 
 
-def test_nothing_is_recorded_in_a_sealed_call(tmp_path):
-    a = Archive(tmp_path / "a.db")
+def test_nothing_is_recorded_in_a_sealed_call(archive_target):
+    a = Archive(archive_target)
     a.start_call("s")
     a.seal("s")
     with pytest.raises(ArchiveError, match="sealed"):
@@ -213,11 +220,21 @@ def test_nothing_is_recorded_in_a_sealed_call(tmp_path):
         a.start_call("s")
 
 
-def test_the_archive_is_a_plain_sqlite_file(filled):
-    db = sqlite_utils.Database(filled.path)
-    assert {"calls", "utterances", "findings", "reviews", "suggestions", "audio_files", "cases", "archive_log", "_migrations"} <= set(db.table_names())
-    assert db["utterances"].count == 34
-    assert [r["name"] for r in db["_migrations"].rows] == ["0001_initial", "0002_settings", "0003_review"]
+def test_the_archive_is_plain_tables_anyone_can_read(filled):
+    if filled.backend.name == "sqlite":
+        db = sqlite_utils.Database(filled.path)
+        names, count = set(db.table_names()), db["utterances"].count
+        migrations = [r["name"] for r in db["_migrations"].rows]
+    else:
+        import psycopg
+
+        with psycopg.connect(filled.backend.url) as conn:
+            names = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            count = (conn.execute("SELECT count(*) FROM utterances").fetchone() or (0,))[0]
+            migrations = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert {"calls", "utterances", "findings", "reviews", "suggestions", "audio_files", "cases", "archive_log", "_migrations"} <= names
+    assert count == 34
+    assert migrations == ["0001_initial", "0002_settings", "0003_review"]
 
 
 def test_bad_archive_files_and_places(tmp_path):
@@ -251,8 +268,8 @@ def test_a_read_only_folder_is_refused(tmp_path):
         folder.chmod(0o700)
 
 
-def test_a_read_only_archive_file_is_refused_for_writing(tmp_path):
-    path = tmp_path / "a.db"
+def test_a_read_only_archive_is_refused_for_writing(archive_target):
+    path = archive_target
     Archive(path).close()
     ro = Archive(path, readonly=True)
     with pytest.raises(ArchiveError, match="read-only"):
@@ -274,19 +291,19 @@ def test_a_full_archive_refuses_the_record_and_keeps_the_rest(tmp_path):
     assert verify(b).ok
 
 
-def test_signed_archives_need_their_key(tmp_path):
-    path = tmp_path / "s.db"
+def test_signed_archives_need_their_key(make_target):
+    path = make_target()
     Archive(path, key=b"k1").close()
     with pytest.raises(ArchiveError, match="CALLASSIST_ARCHIVE_KEY"):
         Archive(path, key=b"")
-    plain = tmp_path / "p.db"
+    plain = make_target()
     Archive(plain, key=b"").close()
     with pytest.raises(ArchiveError, match="without a key"):
         Archive(plain, key=b"k1")
 
 
-def test_cli_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(tmp_path / "cli.db"))
+def test_cli_end_to_end(archive_target, tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(archive_target))
     monkeypatch.delenv("CALLASSIST_ARCHIVE_KEY", raising=False)
     runner = CliRunner()
     res = runner.invoke(cli, ["archive", "import", str(FIX / "zh" / "threats_and_insults.jsonl"), "--audio", str(FIX / "zh" / "threats_and_insults.wav"), "--agent", "A7"])
@@ -300,7 +317,8 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "ok: 1 call(s)" in res.output
     res = runner.invoke(cli, ["archive", "show", "zh-threats_and_insults"])
     assert "violation:threat_arrest critical" in res.output and "sealed" in res.output
-    pos = json.loads(sqlite_utils.Database(tmp_path / "cli.db").execute("SELECT json_object('p', pos) FROM findings WHERE category = 'threat_arrest'").fetchone()[0])["p"]
+    with Archive(archive_target, readonly=True) as store:
+        pos = store.conn.execute("SELECT pos FROM findings WHERE category = 'threat_arrest'").fetchone()[0]
     res = runner.invoke(cli, ["archive", "review", "zh-threats_and_insults", str(pos), "--confirm", "--reviewer", "qa.li", "--note", "arrest threat"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["archive", "export", "zh-threats_and_insults", "--out", str(tmp_path / "ev.zip"), "--redact"])
@@ -311,7 +329,8 @@ def test_cli_end_to_end(tmp_path, monkeypatch):
     assert res.exit_code == 0
     res = runner.invoke(cli, ["archive", "purge", "--older-than", "0"])
     assert "kept 1 under legal hold" in res.output
-    sqlite_utils.Database(tmp_path / "cli.db").execute("UPDATE utterances SET text = '您好' WHERE seq = 3")
+    with Archive(archive_target) as store:
+        store.conn.execute("UPDATE utterances SET text = '您好' WHERE seq = 3")
     res = runner.invoke(cli, ["archive", "verify"])
     assert res.exit_code == 1 and "zh-threats_and_insults #" in res.output and "modified" in res.output
     (tmp_path / "bad.db").write_text("hello")
@@ -325,16 +344,17 @@ def test_an_unwritable_location_is_a_clear_error_even_for_root():
         Archive("/proc/callassist-archive.db")
 
 
-def test_import_with_a_case_file_records_the_case_and_its_snapshot(tmp_path, monkeypatch):
+def test_import_with_a_case_file_records_the_case_and_its_snapshot(archive_target, tmp_path, monkeypatch):
     case = tmp_path / "case.yaml"
     case.write_text("id: K-2026-0042\ndebtor_name: 王芳\ninstitution: 诚信金融\namount_due: 4800\ndays_overdue: 7\nofficial_channel: 官方应用\n", encoding="utf-8")
-    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(tmp_path / "c.db"))
+    monkeypatch.setenv("CALLASSIST_ARCHIVE", str(archive_target))
     res = CliRunner().invoke(cli, ["archive", "import", str(FIX / "zh" / "hardship_installments.jsonl"), "--case", str(case)])
     assert res.exit_code == 0, res.output
-    db = sqlite_utils.Database(tmp_path / "c.db")
-    row = db.table("cases").get("K-2026-0042")
+    with Archive(archive_target, readonly=True) as store:
+        row = store.conn.execute("SELECT * FROM cases WHERE id = ?", ("K-2026-0042",)).fetchone()
+        call = store.conn.execute("SELECT * FROM calls WHERE pos = 0").fetchone()
+    assert row is not None and call is not None
     assert row["debtor_name"] == "王芳" and row["amount_due"] == 4800 and json.loads(row["meta"]) == {"official_channel": "官方应用"}
-    call = next(db["calls"].rows_where("pos = 0"))
     assert call["case_id"] == "K-2026-0042" and json.loads(call["case_snapshot"])["days_overdue"] == 7
     bad = tmp_path / "bad.yaml"
     bad.write_text("- just\n- a list\n", encoding="utf-8")

@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from assistant.archive import Archive, verify
-from assistant.archive.schema import ARCHIVE_LOG, CHAINED, SPECS
+from assistant.archive.schema import ARCHIVE_LOG, CHAINED, NUMERIC, SPECS
 from assistant.events import Finding, Utterance, Word
 
 CHAIN_COLS = ("call_id", "pos", "prev_hash", "hash", "mac", "salt")
 
 
-def build(path: Path, key: bytes | None = None) -> Archive:
+def build(target: Path | str, folder: Path, key: bytes | None = None) -> Archive:
     """An archive with two sealed calls holding one record of every kind, plus a hold."""
-    a = Archive(path, key=key)
-    audio = path.parent / "call.wav"
+    a = Archive(target, key=key)
+    audio = folder / "call.wav"
     audio.write_bytes(b"RIFF....WAVEfmt ")
     for cid in ("c1", "c2"):
         a.start_call(cid, case={"id": f"K-{cid}", "debtor_name": "李明", "amount_due": 3000.5}, agent_id="A7", agent_name="王芳",
@@ -38,7 +39,9 @@ def data_columns(table: str) -> tuple[str, ...]:
     return SPECS[table][1] + SPECS[table][2]
 
 
-def changed(value):
+def changed(value, column=""):
+    if value is None and column in NUMERIC:
+        return 1
     if isinstance(value, int):
         return value + 1
     if isinstance(value, float):
@@ -51,9 +54,19 @@ def changed(value):
 MUTATIONS = [(t, c) for t in (*CHAINED, ARCHIVE_LOG) for c in (*data_columns(t), *CHAIN_COLS)]
 
 
+@contextmanager
+def scratch(a: Archive):
+    """A change made, looked at, and rolled back (as in a transaction on either backend)."""
+    a.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        a.conn.execute("ROLLBACK")
+
+
 @pytest.fixture
-def pristine(tmp_path):
-    a = build(tmp_path / "a.db")
+def pristine(archive_target, tmp_path):
+    a = build(archive_target, tmp_path)
     assert verify(a).ok, verify(a).problems
     return a
 
@@ -68,23 +81,19 @@ def test_changing_any_column_of_any_record_is_caught(pristine, table, column):
         elif column == "pos":
             new = row[1] + 100
         else:
-            new = changed(row[1])
-        pristine.conn.execute("SAVEPOINT m")
-        pristine.conn.execute(f"UPDATE [{table}] SET [{column}] = ? WHERE id = ?", (new, row[0]))
-        report = verify(pristine)
-        pristine.conn.execute("ROLLBACK TO m")
-        pristine.conn.execute("RELEASE m")
+            new = changed(row[1], column)
+        with scratch(pristine):
+            pristine.conn.execute(f"UPDATE [{table}] SET [{column}] = ? WHERE id = ?", (new, row[0]))
+            report = verify(pristine)
         assert not report.ok, f"{table}.{column} of row {row[0]} changed to {new!r} went unnoticed"
 
 
 @pytest.mark.parametrize("table", [*CHAINED, ARCHIVE_LOG])
 def test_deleting_any_record_is_caught(pristine, table):
     for (rid,) in pristine.conn.execute(f"SELECT id FROM [{table}]").fetchall():
-        pristine.conn.execute("SAVEPOINT m")
-        pristine.conn.execute(f"DELETE FROM [{table}] WHERE id = ?", (rid,))
-        report = verify(pristine)
-        pristine.conn.execute("ROLLBACK TO m")
-        pristine.conn.execute("RELEASE m")
+        with scratch(pristine):
+            pristine.conn.execute(f"DELETE FROM [{table}] WHERE id = ?", (rid,))
+            report = verify(pristine)
         assert not report.ok, f"deleting {table} row {rid} went unnoticed"
 
 
@@ -100,14 +109,12 @@ def test_reordering_records_is_caught(pristine):
     for first, second in cases:
         a = pristine.conn.execute(f"SELECT id, pos FROM [{first}] WHERE call_id = 'c1' ORDER BY pos LIMIT 1").fetchone()
         b = pristine.conn.execute(f"SELECT id, pos FROM [{second}] WHERE call_id = 'c1' ORDER BY pos DESC LIMIT 1").fetchone()
-        pristine.conn.execute("SAVEPOINT m")
-        pristine.conn.execute("DROP INDEX IF EXISTS [idx_%s_call_id_pos]" % first)
-        pristine.conn.execute("DROP INDEX IF EXISTS [idx_%s_call_id_pos]" % second)
-        pristine.conn.execute(f"UPDATE [{first}] SET pos = ? WHERE id = ?", (b["pos"], a["id"]))
-        pristine.conn.execute(f"UPDATE [{second}] SET pos = ? WHERE id = ?", (a["pos"], b["id"]))
-        report = verify(pristine)
-        pristine.conn.execute("ROLLBACK TO m")
-        pristine.conn.execute("RELEASE m")
+        with scratch(pristine):
+            pristine.conn.execute("DROP INDEX IF EXISTS [idx_%s_call_id_pos]" % first)
+            pristine.conn.execute("DROP INDEX IF EXISTS [idx_%s_call_id_pos]" % second)
+            pristine.conn.execute(f"UPDATE [{first}] SET pos = ? WHERE id = ?", (b["pos"], a["id"]))
+            pristine.conn.execute(f"UPDATE [{second}] SET pos = ? WHERE id = ?", (a["pos"], b["id"]))
+            report = verify(pristine)
         assert not report.ok, f"swapping {first} and {second} went unnoticed"
     assert verify(pristine).ok
 
@@ -121,13 +128,11 @@ def test_inserting_records_is_caught(pristine):
         {**row, "pos": 2},  # a second record at a taken position
     ]
     for forged in attempts:
-        pristine.conn.execute("SAVEPOINT m")
-        pristine.conn.execute("DROP INDEX IF EXISTS idx_utterances_call_id_pos")
-        cols = ", ".join(f"[{k}]" for k in forged)
-        pristine.conn.execute(f"INSERT INTO utterances ({cols}) VALUES ({', '.join('?' for _ in forged)})", tuple(forged.values()))
-        report = verify(pristine)
-        pristine.conn.execute("ROLLBACK TO m")
-        pristine.conn.execute("RELEASE m")
+        with scratch(pristine):
+            pristine.conn.execute("DROP INDEX IF EXISTS idx_utterances_call_id_pos")
+            cols = ", ".join(f"[{k}]" for k in forged)
+            pristine.conn.execute(f"INSERT INTO utterances ({cols}) VALUES ({', '.join('?' for _ in forged)})", tuple(forged.values()))
+            report = verify(pristine)
         assert not report.ok, f"forged record {forged['call_id']}#{forged['pos']} went unnoticed"
 
 
@@ -161,12 +166,12 @@ def forge_head(a: Archive) -> None:
     a.head_file.write_text(json.dumps(head))
 
 
-def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(tmp_path):
+def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(archive_target, tmp_path):
     """Someone who edits a record and recomputes every hash after it defeats a bare chain;
     with an archive key, the signatures expose it."""
     from assistant.archive import chain
 
-    a = build(tmp_path / "k.db", key=b"secret key of the compliance office")
+    a = build(archive_target, tmp_path, key=b"secret key of the compliance office")
     from assistant.archive.search import index_terms
 
     a.conn.execute("UPDATE utterances SET text = '请按时还款' WHERE call_id = 'c1' AND pos = 2")
@@ -183,8 +188,8 @@ def test_a_rewritten_chain_passes_without_the_key_but_fails_with_it(tmp_path):
     assert any("HMAC" in p.message for p in problems)
 
 
-def test_unsigned_records_fail_when_a_key_is_expected(tmp_path):
-    a = build(tmp_path / "u.db")
+def test_unsigned_records_fail_when_a_key_is_expected(archive_target, tmp_path):
+    a = build(archive_target, tmp_path)
     assert not verify(a, key=b"k").ok
 
 

@@ -29,9 +29,9 @@ THREATS = "zh-threats_and_insults"
 
 
 @pytest.fixture
-def audited(tmp_path):
+def audited(archive_target):
     recordings, _ = find_recordings([FIXTURES / "zh"], transcripts_only=True)
-    archive = Archive(tmp_path / "a.db")
+    archive = Archive(archive_target)
     run_audit(archive, recordings, workers=1, scorecards={"zh": load_scorecard(lang="zh")})
     yield archive
     archive.close()
@@ -249,12 +249,12 @@ def test_report_and_score_commands(audited, tmp_path):
 
 
 # ---- users -----------------------------------------------------------------------------------
-def test_passwords_are_hashed_with_scrypt_and_checked(tmp_path):
+def test_passwords_are_hashed_with_scrypt_and_checked(archive_target):
     stored = hash_password("a long pass phrase")
     assert stored.startswith("scrypt$") and "a long pass phrase" not in stored
     assert check_password(stored, "a long pass phrase") and not check_password(stored, "a long pass phrasE")
     assert not check_password("md5$abc", "x")
-    with Archive(tmp_path / "a.db") as a:
+    with Archive(archive_target) as a:
         add_user(a, "qa.li", "reviewer", "a long pass phrase")
         with pytest.raises(UserError, match="exists already"):
             add_user(a, "qa.li", "admin", "a long pass phrase")
@@ -269,8 +269,8 @@ def test_passwords_are_hashed_with_scrypt_and_checked(tmp_path):
         assert verify(a).ok
 
 
-def test_users_commands(tmp_path):
-    db = str(tmp_path / "a.db")
+def test_users_commands(archive_target):
+    db = str(archive_target)
     runner = CliRunner()
     res = runner.invoke(cli, ["users", "add", "qa.li", "--role", "reviewer", "--password-stdin", "--archive", db], input="a long pass phrase\n")
     assert res.exit_code == 0 and "user qa.li: reviewer" in res.output, res.output
@@ -279,7 +279,7 @@ def test_users_commands(tmp_path):
     res = runner.invoke(cli, ["users", "add", "x", "--role", "admin", "--password-stdin", "--archive", db], input="short\n")
     assert res.exit_code == 2 and "too short" in res.output
     assert runner.invoke(cli, ["users", "disable", "qa.li", "--archive", db]).exit_code == 0
-    with Archive(tmp_path / "a.db", readonly=True) as a:
+    with Archive(archive_target, readonly=True) as a:
         assert authenticate(a, "qa.li", "a long pass phrase") is None
 
 

@@ -158,7 +158,7 @@ def asr_doubt(text: str, words: Sequence[dict[str, Any]], span: tuple[int, int],
 
 def _among(column: str, ids: Sequence[str] | None) -> str:
     """An SQL condition keeping rows of these calls (every row when ``ids`` is None)."""
-    return f"{column} IN ({', '.join('?' for _ in ids)})" if ids is not None else "1"
+    return f"{column} IN ({', '.join('?' for _ in ids)})" if ids is not None else "1 = 1"
 
 
 def load_flags(archive: "Archive", call_ids: Iterable[str] | None = None, *, min_conf: float = MIN_WORD_CONF) -> list[Flag]:

@@ -45,10 +45,14 @@ def _create_chained(backend: Backend, conn: Any, table: str) -> None:
     backend.create_chained(conn, table, public + private, NUMERIC)
 
 
+# The case table's columns; a case's other fields, and values that are not of their
+# column's kind ("4800元" as amount_due), are kept verbatim in `meta` (JSON).
+CASE_COLUMNS: dict[str, type] = {"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str, "amount_due": float,
+                                 "currency": str, "days_overdue": int, "due_date": str, "meta": str, "updated_at": str}
+
+
 def _initial(backend: Backend, conn: Any) -> None:
-    backend.create_table(conn, "cases", {"id": str, "debtor_name": str, "debtor_ref": str, "institution": str, "product": str,
-                                         "amount_due": float, "currency": str, "days_overdue": int, "due_date": str, "meta": str,
-                                         "updated_at": str}, pk="id")
+    backend.create_table(conn, "cases", CASE_COLUMNS, pk="id")
     for table in SPECS:
         if table not in LATER:
             _create_chained(backend, conn, table)

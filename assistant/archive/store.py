@@ -20,7 +20,7 @@ from assistant import settings
 from assistant._values import finite, parse_time, span_problem
 from assistant.archive import chain
 from assistant.archive.backend import Row, is_url, open_backend
-from assistant.archive.schema import ARCHIVE_LOG, CHAIN_FORMAT, CHAINED, NUMERIC, SPECS, migrate
+from assistant.archive.schema import ARCHIVE_LOG, CASE_COLUMNS, CHAIN_FORMAT, CHAINED, NUMERIC, SPECS, migrate
 from assistant.archive.search import index_terms
 from assistant.errors import ArchiveError, InputValidationError
 from assistant.events import Finding, Utterance
@@ -89,6 +89,33 @@ def _column_value(table: str, column: str, value: Any) -> Any:
             return value
         raise InputValidationError(f"{table}.{column} must be a finite number, not {value!r}")
     return value if isinstance(value, str) else str(value)
+
+
+_NOT_TYPED = object()
+
+
+def _case_value(kind: type, value: Any) -> Any:
+    """A case field as its column holds it on every backend (text, a float, a whole number),
+    or ``_NOT_TYPED`` when it is not of the column's kind (then it is kept in ``meta``)."""
+    if value is None:
+        return None
+    if kind is str:
+        if isinstance(value, bool):
+            return _NOT_TYPED
+        return value if isinstance(value, str) else str(_stored(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return _NOT_TYPED
+    try:
+        if kind is int and isinstance(value, str):
+            return int(value.strip())
+        number = float(value)
+    except ValueError:
+        return _NOT_TYPED
+    if not finite(number):
+        return _NOT_TYPED
+    if kind is float:
+        return number
+    return int(number) if number.is_integer() else _NOT_TYPED
 
 
 def _pid_alive(pid: int) -> bool:
@@ -394,10 +421,19 @@ class Archive:
         from assistant.archive.cases import recorded_case
 
         case = recorded_case(self, case)  # what calls noted on it (windows, opt-outs, attorney) is kept
-        known = set(self.backend.columns(self.conn, "cases"))
-        row = {k: _stored(v) for k, v in case.items() if k in known}
+        row: dict[str, Any] = {}
+        meta: dict[str, Any] = {}
+        for name, value in case.items():
+            if name in ("id", "meta", "updated_at"):
+                continue
+            kind = CASE_COLUMNS.get(name)
+            typed = _case_value(kind, value) if kind is not None else _NOT_TYPED
+            if typed is _NOT_TYPED:
+                meta[name] = value
+            else:
+                row[name] = typed
         row["id"] = str(case["id"])
-        row["meta"] = chain.canonical({k: v for k, v in case.items() if k not in known})
+        row["meta"] = chain.canonical(meta)
         row["updated_at"] = now_iso()
         with self.transaction():
             self.backend.upsert(self.conn, "cases", row, pk="id")
