@@ -259,6 +259,11 @@ class PostgresBackend(Backend):
         where = self.location
         state = getattr(exc, "sqlstate", None) or ""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not state:  # failed to connect: the server's reason is only in the text
+            if "does not exist" in text and "database" in text:
+                state = "3D000"
+            elif "authentication failed" in text or ("role" in text and "does not exist" in text):
+                state = "28000"
         if isinstance(exc, psycopg.OperationalError) and not state:
             return ArchiveError(f"cannot reach the PostgreSQL archive {where} ({text}): check that the server runs, the URL, "
                                 "and the password (~/.pgpass or PGPASSWORD)")
