@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -141,6 +142,45 @@ def test_audit_on_a_local_two_worker_dask_cluster_gives_the_same_findings(tmp_pa
         again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", str(spread)])
         assert again.exit_code == 0 and "nothing to audit: all 8" in again.output
     assert findings(spread) == findings(alone) and findings(alone)
+
+
+def _archived_findings(target) -> list[tuple]:
+    with Archive(target, readonly=True) as a:
+        assert verify(a).ok, verify(a).problems
+        return sorted((r["call_id"], r["category"], r["rule_id"], r["utterance_seq"]) for c in a.chains() for t, r in a.records(c) if t == "findings")
+
+
+def _writers(target) -> set[int]:
+    """The processes that wrote the calls (the private `writer` column of each opening record)."""
+    with Archive(target, readonly=True) as a:
+        return {json.loads(r["writer"])["pid"] for r in a.conn.execute("SELECT writer FROM calls WHERE pos = 0")}
+
+
+@pytest.mark.slow
+def test_cluster_workers_write_their_calls_into_a_central_postgresql_archive(tmp_path, postgres_url):
+    from distributed import LocalCluster
+
+    runner = CliRunner()
+    alone = tmp_path / "alone.db"
+    assert runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--workers", "1", "--archive", str(alone)]).exit_code == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        res = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", postgres_url])
+        assert res.exit_code == 0 and "audited 8 call(s)" in res.output, res.output
+        again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", postgres_url])
+        assert again.exit_code == 0 and "nothing to audit: all 8" in again.output
+    assert _archived_findings(postgres_url) == _archived_findings(alone) and _archived_findings(alone)
+    writers = _writers(postgres_url)
+    assert os.getpid() not in writers and 1 <= len(writers) <= 2  # the workers wrote, not this process
+
+
+def test_local_workers_write_into_a_central_archive_too(tmp_path, postgres_url):
+    runner = CliRunner()
+    alone = tmp_path / "alone.db"
+    assert runner.invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--workers", "1", "--archive", str(alone)]).exit_code == 0
+    res = runner.invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--workers", "2", "--archive", postgres_url])
+    assert res.exit_code == 0 and "audited 4 call(s)" in res.output, res.output
+    assert _archived_findings(postgres_url) == _archived_findings(alone)
+    assert os.getpid() not in _writers(postgres_url)
 
 
 def test_a_cluster_address_with_no_scheduler_is_one_clear_error(tmp_path):

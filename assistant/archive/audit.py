@@ -4,8 +4,9 @@ A recording is a WAV, a timed transcript (JSONL), or both under one name (``NAME
 ``NAME.jsonl``: the transcript is used and the audio recorded with it). A WAV alone is
 transcribed with a speech model first (unless ``transcripts_only``). A sidecar
 ``NAME.case.yaml`` is the call's case. Worker processes read, transcribe and check (the
-slow part); this process writes each call to the archive in one transaction, so a killed
-audit leaves whole calls only. A recording already in the archive (its audio's SHA-256, or
+slow part). Each call is written in one transaction, so a killed audit leaves whole calls
+only: by this process into an SQLite file, or, into a central PostgreSQL archive, by the
+worker that checked it (on whichever machine of a cluster it runs). A recording already in the archive (its audio's SHA-256, or
 its call id sealed) is skipped: running the audit again resumes where it stopped. A file
 that fails is reported with the reason and the batch goes on.
 """
@@ -15,7 +16,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -25,6 +26,7 @@ from assistant.errors import CallassistError, InputValidationError
 from assistant.events import Finding
 
 _worker_checker: Any = None  # one Checker per worker process
+_worker_archives: dict[str, Any] = {}  # one connection per worker process to a central archive
 
 
 @dataclass(frozen=True)
@@ -201,10 +203,10 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
     ``scorecards`` (language → :class:`~assistant.archive.scorecard.Scorecard`) score each
     call as it is recorded; the scores are chained into the call and listed in the summary.
     ``executor`` (any :class:`concurrent.futures.Executor`, e.g. a Dask cluster's, see
-    :func:`cluster_executor`) runs the workers instead of local processes; this process
-    still decides what is left to do and writes every call, so resuming works the same.
+    :func:`cluster_executor`) runs the workers instead of local processes. This process
+    decides what is left to do, so resuming works the same everywhere; an SQLite archive is
+    written by this process, a central (PostgreSQL) one by the workers themselves.
     """
-    from assistant.archive.importer import record_import
     from assistant.files import file_digest
 
     summary = AuditSummary()
@@ -218,49 +220,93 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
         else:
             todo.append(rec)
 
-    def record(rec: Recording, prepare: Callable[[], tuple[Any, float]]) -> None:
+    def add(rec: Recording, outcome: Callable[[], _Recorded]) -> None:
         try:
-            prepared, took = prepare()
-            result = record_import(archive, prepared, resume=archive.status(prepared.call_id) == "interrupted")
+            done = outcome()
         except CallassistError as exc:
             summary.failed.append((rec.name, str(exc)))
-            return
         except Exception as exc:  # noqa: BLE001 - a bad file never stops the batch: it is reported
             summary.failed.append((rec.name, f"{type(exc).__name__}: {exc}"))
-            return
-        summary.audited.append(rec.name)
-        summary.seconds[rec.name] = took
-        if prepared.audio_info is not None:
-            summary.audio_seconds += float(prepared.audio_info.duration)
-        summary.categories.update(result.findings)
-        card = (scorecards or {}).get(prepared.lang)
-        if card is not None:
-            from assistant.archive.scorecard import score_calls
+        else:
+            summary.audited.append(rec.name)
+            summary.seconds[rec.name] = done.took
+            summary.audio_seconds += done.audio_seconds
+            summary.categories.update(done.categories)
+            summary.severities.update(done.severities)
+            summary.scores += done.scores
+        if progress:
+            progress(rec.name)
 
-            for scored in score_calls(archive, card, [result.call_id]):  # a call just recorded: its first score
-                archive.add_score(scored.call_id, scored.as_record("audit"))
-                summary.scores.append(scored)
-        summary.severities.update(e.severity for _, events in prepared.judged for e in events if isinstance(e, Finding))
+    def here(rec: Recording) -> _Recorded:
+        prepared, took = _prepare(rec, model, lang)
+        return _record(archive, prepared, took, scorecards)
 
-    if executor is not None:
-        futures = [(rec, executor.submit(_prepare, rec, model, lang)) for rec in todo]
-        for rec, future in futures:  # in order: the archive gets calls in name order
-            record(rec, future.result)
-            if progress:
-                progress(rec.name)
-    elif workers <= 1:
+    central = archive.backend.central
+    if executor is None and workers <= 1:
         for rec in todo:
-            record(rec, partial(_prepare, rec, model, lang))
-            if progress:
-                progress(rec.name)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [(rec, pool.submit(_prepare, rec, model, lang)) for rec in todo]
-            for rec, future in futures:  # in order: the archive gets calls in name order
-                record(rec, future.result)
-                if progress:
-                    progress(rec.name)
+            add(rec, partial(here, rec))
+        return summary
+    pool = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
+    try:
+        if central:  # the workers write: the archive key comes from their environment on a cluster
+            key = archive.key if executor is None else None
+            futures = [(rec, pool.submit(_prepare_and_record, rec, model, lang, archive.backend.target, key, scorecards)) for rec in todo]
+            for rec, future in futures:
+                add(rec, future.result)
+        else:  # this process writes, in name order, what the workers checked
+            def written(checked: Future[tuple[Any, float]]) -> _Recorded:
+                return _record(archive, *checked.result(), scorecards)
+
+            pending = [(rec, pool.submit(_prepare, rec, model, lang)) for rec in todo]
+            for rec, checked in pending:
+                add(rec, partial(written, checked))
+    finally:
+        if executor is None:
+            pool.shutdown()
     return summary
+
+
+@dataclass
+class _Recorded:
+    """What one recorded call adds to the audit's summary (made where it was written)."""
+
+    call_id: str
+    took: float
+    audio_seconds: float
+    categories: Counter[str]
+    severities: Counter[str]
+    scores: list[Any]
+
+
+def _record(archive: Any, prepared: Any, took: float, scorecards: Mapping[str, Any] | None) -> _Recorded:
+    """Write one checked call (resuming it if it was interrupted) and score it."""
+    from assistant.archive.importer import record_import
+
+    result = record_import(archive, prepared, resume=archive.status(prepared.call_id) == "interrupted")
+    scores = []
+    card = (scorecards or {}).get(prepared.lang)
+    if card is not None:
+        from assistant.archive.scorecard import score_calls
+
+        for scored in score_calls(archive, card, [result.call_id]):  # a call just recorded: its first score
+            archive.add_score(scored.call_id, scored.as_record("audit"))
+            scores.append(scored)
+    audio = float(prepared.audio_info.duration) if prepared.audio_info is not None else 0.0
+    severities: Counter[str] = Counter(str(e.severity) for _, events in prepared.judged for e in events if isinstance(e, Finding))
+    return _Recorded(result.call_id, took, audio, Counter(result.findings), severities, scores)
+
+
+def _prepare_and_record(rec: Recording, model: str | None, lang: str | None, target: str | Path, key: bytes | None,
+                        scorecards: Mapping[str, Any] | None) -> _Recorded:
+    """In a worker, for a central archive: check the call and write it there (``key`` None:
+    the worker's own ``$CALLASSIST_ARCHIVE_KEY``)."""
+    from assistant.archive.store import Archive
+
+    prepared, took = _prepare(rec, model, lang)
+    archive = _worker_archives.get(str(target))
+    if archive is None:
+        archive = _worker_archives[str(target)] = Archive(target, key=key)
+    return _record(archive, prepared, took, scorecards)
 
 
 def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:

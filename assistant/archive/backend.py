@@ -52,7 +52,8 @@ class Backend:
     name = ""
     location = ""  # how messages name the archive (a path, or a URL without its password)
     errors: tuple[type[BaseException], ...] = ()
-    creates_files = False  # whether opening for writing may create a file (then its folder must exist)
+    central = False  # whether processes on other machines can write to it (then audit workers write their calls)
+    target: str | Path = ""  # what opens it again (a path, or the URL with its password)
 
     def connect(self, *, readonly: bool, timeout: float, max_bytes: int | None) -> Any:
         """A connection (autocommit; the archive opens its own transactions)."""
@@ -131,10 +132,10 @@ class SQLiteBackend(Backend):
 
     name = "sqlite"
     errors = (sqlite3.Error,)
-    creates_files = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.target = path
         self.location = str(path)
         self._max_bytes: int | None = None
 

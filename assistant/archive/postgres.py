@@ -89,7 +89,8 @@ def _value(value: Any) -> Any:
     """A value read from PostgreSQL as SQLite would give it: a NUMERIC without decimals is
     an int, with decimals a float."""
     if isinstance(value, Decimal):
-        return int(value) if value.as_tuple().exponent >= 0 else float(value)  # type: ignore[operator]
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)  # NaN (a forger's) stays a float
     return value
 
 
@@ -166,6 +167,7 @@ class PostgresBackend(Backend):
     """An archive in a PostgreSQL database (see the module docstring)."""
 
     name = "postgresql"
+    central = True
 
     def __init__(self, url: str) -> None:
         try:
@@ -173,6 +175,7 @@ class PostgresBackend(Backend):
         except ImportError as exc:
             raise ArchiveError("a PostgreSQL archive needs the psycopg driver: pip install 'callassist[postgresql]'") from exc
         self.url = url
+        self.target = url
         self.location = display_url(url)
         self.errors = (psycopg.Error,)
 
