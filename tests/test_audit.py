@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -122,26 +125,24 @@ def test_a_manifest_without_a_file_column_is_one_clear_error(tmp_path):
     assert res.exit_code == 2 and "`file` column" in res.output and not (tmp_path / "a.db").exists()
 
 
-@pytest.mark.slow
-def test_audit_on_a_local_two_worker_dask_cluster_gives_the_same_findings(tmp_path):
-    from distributed import LocalCluster
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """A Ray cluster of one node with two CPUs, its head on loopback (`ray start`, as an
+    operator starts one); stopped at the end."""
+    from tests.conftest import require
 
-    def findings(db):
-        with Archive(db, readonly=True) as a:
-            assert verify(a).ok
-            return sorted((r["call_id"], r["category"], r["rule_id"], r["utterance_seq"]) for t, r in
-                          ((t, r) for c in a.chains() for t, r in a.records(c)) if t == "findings")
-
-    runner = CliRunner()
-    alone = tmp_path / "alone.db"
-    assert runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--workers", "1", "--archive", str(alone)]).exit_code == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
-        spread = tmp_path / "spread.db"
-        res = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", str(spread)])
-        assert res.exit_code == 0 and "audited 8 call(s)" in res.output, res.output
-        again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", str(spread)])
-        assert again.exit_code == 0 and "nothing to audit: all 8" in again.output
-    assert findings(spread) == findings(alone) and findings(alone)
+    ray = shutil.which("ray")
+    require(ray is not None, "Ray is not installed (the [dev] extra)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}  # every node and the driver share the token
+    env = {**os.environ, **auth, "XDG_DATA_HOME": str(tmp_path_factory.mktemp("ray-xdg"))}  # XDG: the workers' archive heads
+    started = subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                              "--include-dashboard=false", "--disable-usage-stats"], capture_output=True, text=True, timeout=180, env=env)
+    assert started.returncode == 0, started.stderr[-2000:]
+    yield f"127.0.0.1:{port}", auth
+    subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
 def _archived_findings(target) -> list[tuple]:
@@ -157,20 +158,26 @@ def _writers(target) -> set[int]:
 
 
 @pytest.mark.slow
-def test_cluster_workers_write_their_calls_into_a_central_postgresql_archive(tmp_path, postgres_url):
-    from distributed import LocalCluster
-
+def test_audit_on_a_two_cpu_ray_cluster_gives_the_same_findings_and_resumes(tmp_path, ray_head, make_target, monkeypatch):
+    """Into an SQLite file this process writes what the workers checked; into a central
+    PostgreSQL archive the workers write their calls themselves."""
+    address, auth = ray_head
+    for name, value in auth.items():
+        monkeypatch.setenv(name, value)
     runner = CliRunner()
     alone = tmp_path / "alone.db"
     assert runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--workers", "1", "--archive", str(alone)]).exit_code == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
-        res = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", postgres_url])
-        assert res.exit_code == 0 and "audited 8 call(s)" in res.output, res.output
-        again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", cluster.scheduler_address, "--archive", postgres_url])
-        assert again.exit_code == 0 and "nothing to audit: all 8" in again.output
-    assert _archived_findings(postgres_url) == _archived_findings(alone) and _archived_findings(alone)
-    writers = _writers(postgres_url)
-    assert os.getpid() not in writers and 1 <= len(writers) <= 2  # the workers wrote, not this process
+    spread = str(make_target())
+    res = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", address, "--archive", spread])
+    assert res.exit_code == 0 and "audited 8 call(s)" in res.output, res.output
+    again = runner.invoke(cli, ["audit", str(FIXTURES), "--transcripts-only", "--cluster", address, "--archive", spread])
+    assert again.exit_code == 0 and "nothing to audit: all 8" in again.output, again.output
+    assert _archived_findings(spread) == _archived_findings(alone) and _archived_findings(alone)
+    writers = _writers(spread)
+    if spread.startswith("postgresql://"):
+        assert os.getpid() not in writers and 1 <= len(writers) <= 2  # the cluster's workers wrote, not this process
+    else:
+        assert writers == {os.getpid()}
 
 
 def test_local_workers_write_into_a_central_archive_too(tmp_path, postgres_url):
@@ -183,6 +190,8 @@ def test_local_workers_write_into_a_central_archive_too(tmp_path, postgres_url):
     assert os.getpid() not in _writers(postgres_url)
 
 
-def test_a_cluster_address_with_no_scheduler_is_one_clear_error(tmp_path):
-    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--cluster", "tcp://127.0.0.1:9", "--archive", str(tmp_path / "a.db")])
-    assert res.exit_code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in res.output, res.output
+def test_a_cluster_address_with_no_ray_head_is_one_clear_error(tmp_path):
+    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--cluster", "127.0.0.1:9", "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 2 and "no Ray cluster answers at 127.0.0.1:9" in res.output and "ray start --head" in res.output, res.output
+    res = CliRunner().invoke(cli, ["audit", str(FIXTURES / "zh"), "--transcripts-only", "--cluster", "tcp://nowhere", "--archive", str(tmp_path / "a.db")])
+    assert res.exit_code == 2 and "HOST:PORT" in res.output, res.output

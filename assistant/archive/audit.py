@@ -202,7 +202,7 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
 
     ``scorecards`` (language → :class:`~assistant.archive.scorecard.Scorecard`) score each
     call as it is recorded; the scores are chained into the call and listed in the summary.
-    ``executor`` (any :class:`concurrent.futures.Executor`, e.g. a Dask cluster's, see
+    ``executor`` (any :class:`concurrent.futures.Executor`, e.g. a Ray cluster's, see
     :func:`cluster_executor`) runs the workers instead of local processes. This process
     decides what is left to do, so resuming works the same everywhere; an SQLite archive is
     written by this process, a central (PostgreSQL) one by the workers themselves.
@@ -309,25 +309,56 @@ def _prepare_and_record(rec: Recording, model: str | None, lang: str | None, tar
     return _record(archive, prepared, took, scorecards)
 
 
+class RayExecutor(Executor):
+    """A :class:`concurrent.futures.Executor` over the Ray cluster this process is connected
+    to: each call runs as a Ray task of one CPU (workers keep their checker between tasks)."""
+
+    def __init__(self) -> None:
+        import ray
+
+        self._ray: Any = ray
+        self._remote: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        remote = self._remote.get(fn)
+        if remote is None:
+            remote = self._remote[fn] = self._ray.remote(num_cpus=1)(fn)
+        future: Future[Any] = remote.remote(*args, **kwargs).future()
+        return future
+
+
 def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
-    """An executor over the Dask cluster at ``address`` (``tcp://host:8786``) and a function
-    that disconnects. Every worker must have callassist installed and reach the recordings at
-    the same paths (shared storage)."""
+    """An executor over the Ray cluster at ``address`` and a function that disconnects.
+
+    ``address``: ``HOST:6379`` (the head's GCS) from a machine that joined the cluster
+    (``ray start --address=HOST:6379``), or ``ray://HOST:10001`` through Ray Client (``pip
+    install 'ray[client]'``). Every worker needs callassist installed, the recordings at
+    the same paths (shared storage), and, for a central archive that signs, the archive key
+    in the environment ``ray start`` ran with.
+    """
+    import socket
+
     try:
-        import distributed
+        import ray
     except ImportError as exc:
-        raise InputValidationError("--cluster needs Dask's `distributed` package: pip install 'callassist[cluster]'") from exc
+        raise InputValidationError("--cluster needs Ray: pip install 'callassist[cluster]'") from exc
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputValidationError(f"--cluster {address}: give the Ray head as HOST:PORT (its GCS, e.g. 10.0.0.5:6379) or ray://HOST:10001")
     try:
-        make_client: Any = distributed.Client  # (distributed is not typed)
-        client = make_client(address, timeout="15s")
-    except (OSError, TimeoutError) as exc:
-        raise InputValidationError(f"no Dask scheduler answers at {address} ({exc}): start one with `dask scheduler` and workers with "
-                                   f"`dask worker {address}`") from exc
-    workers = len(client.scheduler_info().get("workers", {}))
-    if not workers:
-        client.close()
-        raise InputValidationError(f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`")
-    return client.get_executor(), client.close
+        socket.create_connection((host, int(port)), timeout=5).close()  # Ray itself would retry for minutes
+    except OSError as exc:
+        raise InputValidationError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): start its head with "
+                                   f"`ray start --head --port={port}` and join workers with `ray start --address={host}:{port}`") from exc
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise InputValidationError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+    if not ray.cluster_resources().get("CPU"):
+        ray.shutdown()
+        raise InputValidationError(f"the Ray cluster at {address} has no CPUs to work on: join workers with `ray start --address={hostport}`")
+    return RayExecutor(), ray.shutdown
 
 
 def default_workers() -> int:
