@@ -133,6 +133,7 @@ def ray_head(tmp_path_factory):
 
     ray = shutil.which("ray")
     require(ray is not None, "Ray is not installed (the [dev] extra)")
+    assert ray is not None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

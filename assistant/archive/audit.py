@@ -338,10 +338,13 @@ def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
     """
     import socket
 
+    import logging
+
     try:
-        import ray
+        import ray as ray_module
     except ImportError as exc:
         raise InputValidationError("--cluster needs Ray: pip install 'callassist[cluster]'") from exc
+    ray: Any = ray_module  # (Ray is only partly typed)
     hostport = address.removeprefix("ray://")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
@@ -352,7 +355,7 @@ def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
         raise InputValidationError(f"no Ray cluster answers at {address} ({exc.strerror or exc}): start its head with "
                                    f"`ray start --head --port={port}` and join workers with `ray start --address={host}:{port}`") from exc
     try:
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise InputValidationError(f"cannot join the Ray cluster at {address}: {exc}") from exc
     if not ray.cluster_resources().get("CPU"):
