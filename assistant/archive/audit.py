@@ -336,9 +336,8 @@ def cluster_executor(address: str) -> tuple[Executor, Callable[[], None]]:
     the same paths (shared storage), and, for a central archive that signs, the archive key
     in the environment ``ray start`` ran with.
     """
-    import socket
-
     import logging
+    import socket
 
     try:
         import ray as ray_module
