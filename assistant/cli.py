@@ -470,6 +470,10 @@ def settings_(fmt: str) -> None:
     for s in settings.SETTINGS.values():
         value = settings.get(s.name)
         shown = ("(set)" if value else "") if s.secret else (value or "")
+        if s.name == "archive" and value:
+            from assistant.archive.backend import describe
+
+            shown = describe(value)  # a postgresql:// URL without its password
         rows.append({"variable": s.env, "value": shown, "default": s.default, "about": s.about})
     emit(rows, fmt, ["variable", "value", "default", "about"],
          lambda listed: "\n".join(f"{r['variable']}={r['value'] or '(unset: ' + r['default'] + ')'}\n    {r['about']}" for r in listed))

@@ -26,7 +26,8 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("archive", "CALLASSIST_ARCHIVE", "$XDG_DATA_HOME/callassist/archive.db (~/.local/share/…)",
-            "The evidence archive used by `archive …`, `live` and `demo` when `--archive` is not given."),
+            "The evidence archive used by `archive …`, `live`, `demo`, `audit` and `serve-calls` when `--archive` is not given: "
+            "a file, or a PostgreSQL database as `postgresql://USER@HOST/DB` (a password in it is never shown)."),
     Setting("archive_key", "CALLASSIST_ARCHIVE_KEY", "unsigned",
             "HMAC key: an archive created with it signs every record; verify needs it to check signatures.", secret=True),
     Setting("archive_key_file", "CALLASSIST_ARCHIVE_KEY_FILE", "none",

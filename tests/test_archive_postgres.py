@@ -130,3 +130,9 @@ def test_the_live_pipeline_and_commands_take_a_postgresql_url(postgres_url, tmp_
     assert runner.invoke(cli, ["archive", "verify-bundle", str(tmp_path / "ev.zip")]).exit_code == 0
     result = runner.invoke(cli, ["archive", "--archive", postgres_url, "verify"])
     assert result.exit_code == 0 and "ok: 1 call(s)" in result.output, result.output
+
+
+def test_settings_show_the_archive_url_without_its_password(monkeypatch):
+    monkeypatch.setenv("CALLASSIST_ARCHIVE", "postgresql://qa:s3cret-word@db.example/callassist")
+    result = CliRunner().invoke(cli, ["settings"])
+    assert result.exit_code == 0 and "postgresql://qa:***@db.example/callassist" in result.output and "s3cret-word" not in result.output

@@ -63,7 +63,12 @@ class Backend:
         """Set the connection up for writing, once the database is known to be an archive (or empty)."""
 
     def begin(self, conn: Any) -> None:
-        """Open a write transaction holding the archive's write lock (writers queue on it)."""
+        """Open a write transaction."""
+        raise NotImplementedError
+
+    def lock(self, conn: Any, chain_id: str) -> None:
+        """Inside a write transaction: hold the write lock of one chain until it ends
+        (writers of the same chain queue on it)."""
         raise NotImplementedError
 
     def begin_read(self, conn: Any) -> None:
@@ -199,7 +204,10 @@ class SQLiteBackend(Backend):
             return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, timeout=timeout, check_same_thread=False)
 
     def begin(self, conn: Any) -> None:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # the file's one write lock, for every chain at once
+
+    def lock(self, conn: Any, chain_id: str) -> None:
+        pass
 
     def begin_read(self, conn: Any) -> None:
         conn.execute("BEGIN")

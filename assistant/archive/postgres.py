@@ -3,9 +3,11 @@ reviewer of a call centre writes to and reads from (``--archive postgresql://…
 
 The same chains, HMACs and verify as the SQLite file, with three things made explicit:
 
-- **Order.** Every write transaction first takes one advisory lock of the database, so
-  records are chained in one order however many processes write (SQLite's ``BEGIN
-  IMMEDIATE``, for a whole centre). The transactions are one record long.
+- **Order.** A write transaction holds an advisory lock per chain it writes (the call's,
+  then the archive log's, always in that order), so each chain gets its records in one
+  order however many processes write, while different calls are written in parallel
+  (SQLite's ``BEGIN IMMEDIATE`` locks the whole file instead). Transactions are one record
+  long, or one imported call.
 - **Values read back exactly as written**, or verify could not hash them again: numeric
   data columns are ``NUMERIC`` written in positional notation with their decimals kept
   (``3`` stays an integer, ``3.0`` a float, and every float comes back bit for bit); text
@@ -23,6 +25,7 @@ printed.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from decimal import Decimal
@@ -34,7 +37,6 @@ from urllib.parse import urlsplit, urlunsplit
 from assistant.archive.backend import Backend
 from assistant.errors import ArchiveError, ArchiveFullError
 
-LOCK_KEY = 0x63616C6C  # "call": the advisory lock every archive writer takes first
 _NAME = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -46,6 +48,11 @@ CREATE FUNCTION callassist_tsv(tokens text) RETURNS tsvector LANGUAGE sql IMMUTA
   FROM unnest(string_to_array(nullif(tokens, ''), ' ')) WITH ORDINALITY AS x(t, n)
 $$
 """
+
+
+def lock_key(chain_id: str) -> int:
+    """The advisory lock of one chain: 64 bits of SHA-256 of ``callassist:`` and its id."""
+    return int.from_bytes(hashlib.sha256(b"callassist:" + chain_id.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def _translate_sql(sql: str, escape_percent: bool) -> str:
@@ -197,7 +204,9 @@ class PostgresBackend(Backend):
 
     def begin(self, conn: Any) -> None:
         conn.execute("BEGIN")
-        conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+
+    def lock(self, conn: Any, chain_id: str) -> None:
+        conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(chain_id),))
 
     def begin_read(self, conn: Any) -> None:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -13,6 +13,7 @@ import socket
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -184,7 +185,7 @@ class Archive:
                                    "needs a database of its own); nothing was changed")
             if not readonly:
                 self.backend.prepare_writes(self.conn)
-                migrate(self.backend, self.conn, self.transaction)
+                migrate(self.backend, self.conn, partial(self.transaction, "_schema"))
                 self._settle()
             else:
                 self._check_format()
@@ -228,7 +229,7 @@ class Archive:
         An existing one: the key must agree with how it was created."""
         settings = self._settings()
         if "signed" not in settings:
-            with self.transaction():
+            with self.transaction(chain.ARCHIVE_CHAIN):
                 if "signed" in self._settings():  # another process created it meanwhile
                     return self._settle()
                 signed = "1" if self.key else "0"
@@ -260,8 +261,12 @@ class Archive:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction (taken at once, so concurrent writers queue instead of failing).
+    def transaction(self, *chains: str) -> Iterator[None]:
+        """One write transaction, holding the write lock of each chain named (a call id;
+        :meth:`_append` locks the chain it appends to in any case). Concurrent writers of one
+        chain queue instead of failing; SQLite has one lock for the whole file, PostgreSQL one
+        per chain, so different calls are written in parallel. Locks are taken in one order,
+        a call's before the archive log's, so writers never deadlock.
 
         Transactions nest: an inner one joins the outer, and everything commits or rolls
         back together (a whole imported call is one transaction). After a commit that
@@ -272,12 +277,16 @@ class Archive:
         if self._depth:
             self._depth += 1
             try:
+                for chain_id in chains:
+                    self.backend.lock(self.conn, chain_id)
                 yield
             finally:
                 self._depth -= 1
             return
         try:
             self.backend.begin(self.conn)
+            for chain_id in chains:
+                self.backend.lock(self.conn, chain_id)
         except self.backend.errors as exc:
             self._rollback()
             raise self._explain(exc) from exc
@@ -330,7 +339,7 @@ class Archive:
         write-ahead log, a restored older copy) shows as missing entries.
         """
         self._log_touched = False
-        with self.transaction():
+        with self.transaction(chain.ARCHIVE_CHAIN):
             pos, digest = self._head(chain.ARCHIVE_CHAIN)
             archive_id = self.archive_id
             record = {"format": HEAD_FORMAT, "archive_id": archive_id, "pos": pos, "hash": digest,
@@ -369,6 +378,7 @@ class Archive:
     def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
         """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
         kind, public_cols, private_cols = SPECS[table]
+        self.backend.lock(self.conn, call_id)
         public = {c: _column_value(table, c, values.get(c)) for c in public_cols}
         private = {c: _column_value(table, c, values.get(c)) for c in private_cols}
         pos, prev = self._head(call_id)
@@ -435,7 +445,7 @@ class Archive:
         row["id"] = str(case["id"])
         row["meta"] = chain.canonical(meta)
         row["updated_at"] = now_iso()
-        with self.transaction():
+        with self.transaction(chain.ARCHIVE_CHAIN):
             self.backend.upsert(self.conn, "cases", row, pk="id")
             self._log("case", row["id"], case_record(self.conn, row["id"]))
         return str(row["id"])
@@ -449,7 +459,7 @@ class Archive:
             raise InputValidationError(f"{call_id!r} cannot be a call id")
         if started_at is not None and parse_time(started_at) is None:
             raise InputValidationError(f"call {call_id}: started_at {started_at!r} is not an ISO 8601 date and time (e.g. 2026-11-20T14:05:00+08:00)")
-        with self.transaction():
+        with self.transaction(call_id):
             if self._status(call_id) is not None or self.status(call_id) is not None:
                 raise ArchiveError(f"call {call_id!r} is already in the archive; choose another id")
             if case:
@@ -467,7 +477,7 @@ class Archive:
     def add_utterance(self, call_id: str, utt: Utterance) -> int:
         """Record a final utterance (and index it for search); returns its chain position."""
         check_utterance(utt)
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             words = [{"w": w.w, "start": w.start, "end": w.end, "conf": w.conf} for w in utt.words]
             pos, rowid = self._append("utterances", call_id, {"seq": utt.seq, "speaker": utt.speaker, "start": utt.start, "end": utt.end,
@@ -480,7 +490,7 @@ class Archive:
         """Record a finding of an utterance; returns its chain position."""
         if not finite(finding.score) or not isinstance(finding.start, int) or not isinstance(finding.end, int):
             raise InputValidationError(f"finding {finding.rule_id}: span and score must be numbers")
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             pos, _ = self._append("findings", call_id, {
                 "utterance_seq": utterance_seq, "rule_id": finding.rule_id, "rule_version": rule_version, "category": finding.category,
@@ -493,7 +503,7 @@ class Archive:
         """Record a script line shown to the agent (``event='shown'``) or used (``'used'``)."""
         if event not in ("shown", "used"):
             raise ArchiveError("a suggestion event is 'shown' or 'used'")
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             pos, _ = self._append("suggestions", call_id, {"utterance_seq": utterance_seq, "script_id": script_id, "event": event, "at": now_iso(), "text": text})
         return pos
@@ -503,7 +513,7 @@ class Archive:
         p = Path(path)
         if not finite(duration) or duration < 0:
             raise InputValidationError(f"{p}: audio duration {duration!r} is not a finite number of seconds")
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             pos, _ = self._append("audio_files", call_id, {"name": p.name, "sha256": sha256, "duration": round(duration, 3), "sample_rate": sample_rate,
                                                            "channels": channels, "bytes": p.stat().st_size, "path": str(p.resolve())})
@@ -533,7 +543,7 @@ class Archive:
         """Chain a record that may come after the call ended (a review, a score): then the
         archive log vouches for it with ``event``, as it does for the end itself. ``check``
         raises inside the same transaction when the record cannot be taken."""
-        with self.transaction():
+        with self.transaction(call_id):
             status = self.status(call_id)
             if status is None or status == "purged":
                 raise ArchiveError(f"no call {call_id!r} to {what}")
@@ -568,21 +578,21 @@ class Archive:
         events that end a call have their own methods."""
         if event in END_EVENTS or event in CALL_EVENTS:
             raise ArchiveError(f"{event!r} is recorded by its own method (seal, mark_interrupted, hold …)")
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             pos, _ = self._append("call_events", call_id, {"event": event, "at": now_iso(), "detail": detail})
         return pos
 
     def seal(self, call_id: str) -> str:
         """End a call: no more utterances or findings. Returns the call's head hash."""
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             self._end(call_id, "sealed")
             return self._head(call_id)[1]
 
     def mark_interrupted(self, call_id: str, detail: str = "") -> None:
         """End a call whose writer died; what it committed stays provable."""
-        with self.transaction():
+        with self.transaction(call_id):
             self._need_open(call_id)
             self._end(call_id, "interrupted", detail)
 
@@ -590,7 +600,7 @@ class Archive:
         """Continue an interrupted call (a resumed import): a chained 'reopened' event that the
         archive log vouches for, after which records can be added again. Returns the number
         of utterances already recorded."""
-        with self.transaction():
+        with self.transaction(call_id):
             status = self.status(call_id)
             if status != "interrupted":
                 raise ArchiveError(f"call {call_id} is {status or 'not in the archive'}: only an interrupted call can be resumed")
@@ -625,7 +635,7 @@ class Archive:
         """Put (or with ``held=False`` lift) a legal hold: held calls are never purged."""
         if not reason.strip():
             raise ArchiveError("a legal hold needs a reason (--reason)")
-        with self.transaction():
+        with self.transaction(call_id):
             status = self.status(call_id)
             if status is None or status == "purged":
                 raise ArchiveError(f"no call {call_id!r} in the archive")
@@ -663,7 +673,7 @@ class Archive:
         return report
 
     def _purge_one(self, call_id: str, reason: str) -> None:
-        with self.transaction():
+        with self.transaction(call_id):
             self._log("purged", call_id, reason)
             ids = [r[0] for r in self.conn.execute("SELECT id FROM utterances WHERE call_id = ?", (call_id,))]
             self.conn.executemany("DELETE FROM utterance_search WHERE rowid = ?", [(i,) for i in ids])
