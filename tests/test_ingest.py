@@ -92,8 +92,9 @@ def test_the_streaming_resampler_leaves_no_seams_at_chunk_boundaries():
 
 
 # ---- the server ----------------------------------------------------------------------------------
-def _start(tmp_path, recognizer):
-    return IngestServer(IngestConfig(tokens={TOKEN: "", A7_TOKEN: "A7"}, archive=tmp_path / "a.db", max_calls=3, idle_seconds=5), recognizer=recognizer).start()
+def _start(tmp_path, recognizer, archive=None):
+    config = IngestConfig(tokens={TOKEN: "", A7_TOKEN: "A7"}, archive=archive or tmp_path / "a.db", max_calls=3, idle_seconds=5)
+    return IngestServer(config, recognizer=recognizer).start()
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def _wait(srv, call_id: str, timeout: float = 120.0):
     raise AssertionError(f"call {call_id} did not end")
 
 
-def _archived(path: Path, call_id: str):
+def _archived(path: Path | str, call_id: str):
     with Archive(path, readonly=True) as a:
         assert verify(a, call_id).ok
         rows = a.records(call_id)
@@ -205,21 +206,48 @@ def test_audiosocket_legs_are_paired_into_one_call_with_the_same_findings_as_liv
     assert utts == live_utts and finds == live_finds and any(c == "threat_arrest" for c, _ in finds)
 
 
-def test_a_stereo_audio_fork_gets_its_findings_back(replaying, tmp_path):
-    server = replaying
+def _fork_call(server, call_id: str) -> list[dict]:
+    """Stream the fixture call as a stereo fork; returns the messages sent back."""
     from websockets.sync.client import connect
 
     _, (agent, customer) = channels(CALL)
     stereo = np.stack([np.frombuffer(agent, "<i2"), np.frombuffer(customer, "<i2")], axis=1).astype("<i2").tobytes()
     received = []
     with connect(f"ws://127.0.0.1:{server.ws_port}/fork?token={TOKEN}") as ws:
-        ws.send(json.dumps({"callId": "fork-1", "agentId": "A7", "sampleRate": 8000, "channels": 2, "lang": "zh"}))
+        ws.send(json.dumps({"callId": call_id, "agentId": "A7", "sampleRate": 8000, "channels": 2, "lang": "zh"}))
         step = 8000 * 2 * 2 // 10  # 100 ms of stereo
         for i in range(0, len(stereo), step):
             ws.send(stereo[i : i + step])
         ws.send(json.dumps({"event": "stop"}))
         for message in ws:
             received.append(json.loads(message))
+    return received
+
+
+def test_concurrent_calls_land_in_a_central_postgresql_archive(tmp_path, postgres_url):
+    """Several calls at once, each written by its own pipeline over its own connection."""
+    server = _start(tmp_path, scripted, archive=postgres_url)
+    try:
+        threads = [threading.Thread(target=_fork_call, args=(server, f"pg-{k}")) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for k in range(3):
+            assert _wait(server, f"pg-{k}").status == "sealed"
+        expected = _live(tmp_path)
+        for k in range(3):
+            status, utts, finds = _archived(postgres_url, f"pg-{k}")
+            assert status == "sealed" and (utts, finds) == expected
+        with Archive(postgres_url, readonly=True) as a:
+            assert verify(a).ok
+    finally:
+        server.close()
+
+
+def test_a_stereo_audio_fork_gets_its_findings_back(replaying, tmp_path):
+    server = replaying
+    received = _fork_call(server, "fork-1")
     info = _wait(server, "fork-1")
     assert info.status == "sealed", info.reason
     status, utts, finds = _archived(server.config.archive, "fork-1")

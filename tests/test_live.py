@@ -323,8 +323,8 @@ def test_terminal_view_draws_the_call(checker):
     assert "zh.threat_arrest.police" not in screen
 
 
-def test_live_cli_replays_a_transcript_as_jsonl_events_and_archives_it(tmp_path):
-    archive = tmp_path / "calls.db"
+def test_live_cli_replays_a_transcript_as_jsonl_events_and_archives_it(archive_target):
+    archive = archive_target
     result = CliRunner().invoke(cli, ["live", "--transcript", str(FIXTURES / "en" / "threats_and_insults.jsonl"), "--speed", "0",
                                       "--view", "jsonl", "--archive", str(archive), "--call-id", "en-live-1"])
     assert result.exit_code == 0, result.output

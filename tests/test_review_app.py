@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from assistant.archive import Archive
+from assistant.archive import Archive, verify
 from assistant.archive.audit import find_recordings, read_manifest, run_audit, with_manifest
 from assistant.archive.export import verify_bundle
 from assistant.archive.reviews import get_flag, load_flags
@@ -368,3 +368,32 @@ def test_a_reviewer_works_through_the_app_in_a_browser(browser, server, qa_archi
     assert verify_bundle(bundle, None) == []
     page.screenshot(path=str(SHOTS / "8_exported.png"))
     context.close()
+
+
+def test_the_review_app_works_on_a_central_postgresql_archive(postgres_url, tmp_path):
+    """Log in, open the call, confirm a flag (with the CSRF token), search, export redacted:
+    the same app over the PostgreSQL backend."""
+    recordings, _ = find_recordings([ROOT / "recordings_fixtures" / "zh"], True)
+    archive = Archive(postgres_url)
+    cards = {"zh": load_scorecard(lang="zh")}
+    assert len(run_audit(archive, recordings, workers=1, scorecards=cards).audited) == 4
+    add_user(archive, "qa.li", "reviewer", PASSWORDS["qa.li"])
+    srv = ReviewServer(ReviewApp(archive, lang="zh", cards=cards), "127.0.0.1", 0).start()
+    try:
+        c = Client(srv)
+        c.login("qa.li")
+        flag = _flag(archive, "threat_arrest")
+        status, _, page, _ = c.request("GET", f"/call?id={THREATS}")
+        assert status == 200 and flag.id in page
+        status, _, _, _ = c.request("POST", "/review", {"finding": flag.id, "decision": "confirm", "note": "明确的刑事威胁", "csrf": c.csrf()})
+        assert status == 303
+        assert get_flag(archive, flag.id).state == "confirmed"
+        status, _, page, _ = c.request("GET", "/search?" + urlencode({"q": "抓走"}))
+        assert status == 200 and f"#f-{flag.pos}" in page
+        status, headers, _, data = c.request("POST", "/export", {"call": THREATS, "redact": "1", "csrf": c.csrf()})
+        assert status == 200 and headers["Content-Type"] == "application/zip"
+        (tmp_path / "e.zip").write_bytes(data)
+        assert verify_bundle(tmp_path / "e.zip", None) == []
+        assert verify(archive).ok
+    finally:
+        srv.close()
