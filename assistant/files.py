@@ -177,8 +177,12 @@ def default_archive() -> "Path | str":
         from assistant.archive.backend import as_target
 
         return as_target(given)
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "callassist" / "archive.db"
+    return user_data_dir() / "archive.db"
+
+
+def user_data_dir() -> Path:
+    """The user's data folder for callassist (``$XDG_DATA_HOME/callassist``, ``~/.local/share/…``)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "callassist"
 
 
 def cache_dir() -> Path:

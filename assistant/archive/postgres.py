@@ -26,7 +26,6 @@ printed.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from decimal import Decimal
 from functools import lru_cache
@@ -113,10 +112,7 @@ class Row(tuple):  # type: ignore[type-arg]
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
-            try:
-                key = self._index[key]
-            except KeyError:
-                raise IndexError(f"no column {key!r}") from None
+            key = self._index[key]  # an unknown column: KeyError
         return super().__getitem__(key)
 
     def keys(self) -> list[str]:
@@ -262,8 +258,9 @@ class PostgresBackend(Backend):
         return f"string_agg({'DISTINCT ' if distinct else ''}({expr})::text, ',')"
 
     def head_file(self, archive_id: str) -> Path:
-        data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return Path(data) / "callassist" / "heads" / f"{archive_id}.head"
+        from assistant.files import user_data_dir
+
+        return user_data_dir() / "heads" / f"{archive_id}.head"
 
     def explain(self, exc: BaseException) -> ArchiveError:
         import psycopg
