@@ -9,7 +9,6 @@ import click
 
 from assistant._cli_common import EXIT_FAILED, archive_option, archive_path, lang_option, open_archive, text_table
 from assistant._screen import safe
-from assistant.archive.backend import describe
 
 
 @click.command("audit")
@@ -58,6 +57,8 @@ def audit(ctx: click.Context, paths: tuple[Path, ...], workers: int | None, tran
         if disconnect is not None:
             disconnect()
     if not summary.audited and not summary.failed:
+        from assistant.archive.backend import describe
+
         click.echo(f"nothing to audit: all {len(summary.skipped)} recording(s) are already in {describe(archive_path(ctx))}")
         return
     click.echo(f"audited {len(summary.audited)} call(s), {summary.audio_seconds / 3600:.2f} h of audio; "

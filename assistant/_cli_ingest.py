@@ -9,7 +9,6 @@ import click
 
 from assistant._cli_common import archive_option, archive_path, lang_option
 from assistant._screen import safe
-from assistant.archive.backend import describe
 
 
 @click.command("serve-calls")
@@ -56,6 +55,8 @@ def serve_calls(ctx: click.Context, host: str, port: int, audiosocket_port: int,
     click.echo(f"AudioSocket: tcp://{shown}:{server.audiosocket_port}  (register each leg first: GET /register on the WebSocket port)")
     click.echo(f"WebSocket:   ws://{shown}:{server.ws_port}/fork (audio fork), ws://{shown}:{server.ws_port}/ (vosk-server protocol)")
     click.echo(f"supervisor:  http://{shown}:{server.ws_port}/supervisor?token=…   agent view: http://{shown}:{server.ws_port}/live?token=…&agent=ID")
+    from assistant.archive.backend import describe
+
     click.echo(f"model {model_dir.name}; archive {describe(archive_path(ctx))}; at most {max_calls} calls at once")
     if made:
         click.echo(f"token (for every agent; give --tokens FILE to set your own): {made}", err=True)

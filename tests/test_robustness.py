@@ -200,6 +200,14 @@ def _wait_until_loading(proc: subprocess.Popen, library: str) -> None:
         time.sleep(0.1)
 
 
+def test_the_cli_loads_the_archive_only_for_commands_that_use_one():
+    """Start-up stays short (and Ctrl-C lands where it always did): importing the CLI does
+    not import the archive, its search normaliser or a database driver."""
+    code = "import sys, assistant.cli; print(sorted(m for m in ('assistant.archive.store', 'psycopg', 'ray') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("delay", [0.5, 3.0])  # early in the command's imports, and a while into spaCy's load
 def test_ctrl_c_is_a_quiet_exit_130(delay):
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "check", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
