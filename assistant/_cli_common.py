@@ -127,12 +127,12 @@ def archive_path(ctx: click.Context) -> "Path | str":
 
 def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
     """The archive named by --archive; read-only commands never create or change a file."""
+    from assistant.archive.backend import make_room
     from assistant.archive.store import Archive
-    from assistant.files import make_private_dir
 
     path = archive_path(ctx)
-    if not readonly and isinstance(path, Path):
-        make_private_dir(path.parent)
+    if not readonly:
+        make_room(path)
     archive = Archive(path, readonly=readonly, max_bytes=(ctx.find_object(dict) or {}).get("max_bytes"))
     if not readonly:
         for call_id in archive.recover():
@@ -144,8 +144,9 @@ def open_archive(ctx: click.Context, readonly: bool = False) -> "Archive":
 def existing_archive(ctx: click.Context) -> "Archive | None":
     """The archive named by --archive opened read-only, or None when there is no such file:
     a check never creates one."""
-    path = archive_path(ctx)
-    return open_archive(ctx, readonly=True) if isinstance(path, str) or path.exists() else None
+    from assistant.archive.backend import exists
+
+    return open_archive(ctx, readonly=True) if exists(archive_path(ctx)) else None
 
 
 def cell(value: Any) -> str:

@@ -97,11 +97,11 @@ def _contact_check(case: dict[str, Any] | None, archive: Path | str | None, lang
     archive, read before this call is recorded), each also printed as a warning line."""
     if not case:
         return []
+    from assistant.archive.backend import exists
     from assistant.archive.history import contact_findings
     from assistant.archive.store import Archive
 
-    exists = archive is not None and (isinstance(archive, str) or archive.exists())
-    store = Archive(archive, readonly=True) if archive is not None and exists else None
+    store = Archive(archive, readonly=True) if archive is not None and exists(archive) else None
     try:
         found = contact_findings(store, case, datetime.now(timezone.utc), lang, exclude=call_id)
     finally:

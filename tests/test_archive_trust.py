@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.archive import Archive, ArchiveError, verify
+from assistant.archive.backend import head_path
 from assistant.archive.importer import import_transcript, load_case
-from assistant.archive.store import head_path
 from assistant.cli import cli
 from assistant.errors import CallassistError
 from assistant.events import Utterance

@@ -270,7 +270,6 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
 class _Recorded:
     """What one recorded call adds to the audit's summary (made where it was written)."""
 
-    call_id: str
     took: float
     audio_seconds: float
     categories: Counter[str]
@@ -293,7 +292,7 @@ def _record(archive: Any, prepared: Any, took: float, scorecards: Mapping[str, A
             scores.append(scored)
     audio = float(prepared.audio_info.duration) if prepared.audio_info is not None else 0.0
     severities: Counter[str] = Counter(str(e.severity) for _, events in prepared.judged for e in events if isinstance(e, Finding))
-    return _Recorded(result.call_id, took, audio, Counter(result.findings), severities, scores)
+    return _Recorded(took, audio, Counter(result.findings), severities, scores)
 
 
 def _prepare_and_record(rec: Recording, model: str | None, lang: str | None, target: str | Path, key: bytes | None,

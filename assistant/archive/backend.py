@@ -37,6 +37,25 @@ def as_target(value: str | Path) -> str | Path:
     return value if is_url(value) else Path(value).expanduser()
 
 
+def exists(target: str | Path) -> bool:
+    """Whether there may be an archive at ``target`` without creating one: a file that
+    exists, or any database (whether it holds an archive, opening it read-only says)."""
+    return is_url(target) or Path(target).exists()
+
+
+def make_room(target: str | Path) -> None:
+    """Before an archive is opened for writing: a file's folder, made private if it is new."""
+    if not is_url(target):
+        from assistant.files import make_private_dir
+
+        make_private_dir(Path(target).parent)
+
+
+def head_path(path: Path) -> Path:
+    """Where the archive head of the SQLite archive at ``path`` is kept (``archive.db.head``)."""
+    return path.with_name(path.name + ".head")
+
+
 def describe(target: str | Path) -> str:
     """How messages name an archive: its path, or its URL without the password."""
     if is_url(target):
@@ -55,12 +74,13 @@ class Backend:
     central = False  # whether processes on other machines can write to it (then audit workers write their calls)
     target: str | Path = ""  # what opens it again (a path, or the URL with its password)
 
-    def connect(self, *, readonly: bool, timeout: float, max_bytes: int | None) -> Any:
+    def connect(self, *, readonly: bool, timeout: float) -> Any:
         """A connection (autocommit; the archive opens its own transactions)."""
         raise NotImplementedError
 
-    def prepare_writes(self, conn: Any) -> None:
-        """Set the connection up for writing, once the database is known to be an archive (or empty)."""
+    def prepare_writes(self, conn: Any, max_bytes: int | None) -> None:
+        """Set the connection up for writing, once the database is known to be an archive (or
+        empty); ``max_bytes`` caps the database's size where the backend can."""
 
     def begin(self, conn: Any) -> None:
         """Open a write transaction."""
@@ -78,9 +98,6 @@ class Backend:
     def table_names(self, conn: Any) -> set[str]:
         raise NotImplementedError
 
-    def columns(self, conn: Any, table: str) -> list[str]:
-        raise NotImplementedError
-
     def create_table(self, conn: Any, table: str, columns: dict[str, type], pk: str) -> None:
         """A plain table; ``columns`` maps names to ``str``, ``int`` or ``float``."""
         raise NotImplementedError
@@ -96,11 +113,18 @@ class Backend:
 
     def insert(self, conn: Any, table: str, row: dict[str, Any]) -> int:
         """Insert a row into a table with an ``id`` column; returns the new id."""
+        names = ", ".join(f"[{k}]" for k in row)
+        return self._inserted_id(conn, f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values()))
+
+    def _inserted_id(self, conn: Any, sql: str, values: tuple[Any, ...]) -> int:
         raise NotImplementedError
 
     def upsert(self, conn: Any, table: str, row: dict[str, Any], pk: str) -> None:
         """Insert a row, or replace the one with the same primary key."""
-        raise NotImplementedError
+        names = ", ".join(f"[{k}]" for k in row)
+        updates = ", ".join(f"[{k}] = excluded.[{k}]" for k in row if k != pk)
+        conn.execute(f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in row)}) ON CONFLICT ([{pk}]) DO UPDATE SET {updates}",
+                     tuple(row.values()))
 
     def match(self, parts: list[tuple[str, list[str]]]) -> tuple[str, list[Any]]:
         """A WHERE condition on the search index (alias ``s``) that every part must match:
@@ -142,7 +166,6 @@ class SQLiteBackend(Backend):
         self.path = path
         self.target = path
         self.location = str(path)
-        self._max_bytes: int | None = None
 
     def _check_file(self, readonly: bool) -> bool:
         """Whether the file is to be created; a clear error for paths that cannot be an archive."""
@@ -164,7 +187,7 @@ class SQLiteBackend(Backend):
             raise ArchiveError(f"cannot create {path}: the folder is read-only; choose a writable place with --archive")
         return True
 
-    def connect(self, *, readonly: bool, timeout: float, max_bytes: int | None) -> sqlite3.Connection:
+    def connect(self, *, readonly: bool, timeout: float) -> sqlite3.Connection:
         from assistant.files import touch_private
 
         new = self._check_file(readonly)
@@ -178,15 +201,14 @@ class SQLiteBackend(Backend):
                     raise ArchiveError(f"cannot create {self.path} ({exc.strerror}): choose a writable place with --archive") from exc
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=timeout, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        self._max_bytes = max_bytes
         return conn
 
-    def prepare_writes(self, conn: Any) -> None:
+    def prepare_writes(self, conn: Any, max_bytes: int | None) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        if self._max_bytes:
+        if max_bytes:
             page = conn.execute("PRAGMA page_size").fetchone()[0]
-            conn.execute(f"PRAGMA max_page_count={max(int(self._max_bytes // page), 16)}")
+            conn.execute(f"PRAGMA max_page_count={max(int(max_bytes // page), 16)}")
 
     def _connect_readonly(self, timeout: float) -> sqlite3.Connection:
         """A read-only connection; on read-only media (no -shm can be made) an immutable one,
@@ -215,9 +237,6 @@ class SQLiteBackend(Backend):
     def table_names(self, conn: Any) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
-    def columns(self, conn: Any, table: str) -> list[str]:
-        return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
-
     def create_table(self, conn: Any, table: str, columns: dict[str, type], pk: str) -> None:
         import sqlite_utils
 
@@ -233,16 +252,8 @@ class SQLiteBackend(Backend):
     def create_search(self, conn: Any) -> None:
         conn.execute("CREATE VIRTUAL TABLE utterance_search USING fts5(uni, bi, tokenize='unicode61 remove_diacritics 2')")
 
-    def insert(self, conn: Any, table: str, row: dict[str, Any]) -> int:
-        cur = conn.execute(f"INSERT INTO [{table}] ({', '.join('[' + k + ']' for k in row)}) VALUES ({', '.join('?' for _ in row)})",
-                           tuple(row.values()))
-        return int(cur.lastrowid or 0)
-
-    def upsert(self, conn: Any, table: str, row: dict[str, Any], pk: str) -> None:
-        names = ", ".join(f"[{k}]" for k in row)
-        updates = ", ".join(f"[{k}] = excluded.[{k}]" for k in row if k != pk)
-        conn.execute(f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in row)}) ON CONFLICT ([{pk}]) DO UPDATE SET {updates}",
-                     tuple(row.values()))
+    def _inserted_id(self, conn: Any, sql: str, values: tuple[Any, ...]) -> int:
+        return int(conn.execute(sql, values).lastrowid or 0)
 
     def match(self, parts: list[tuple[str, list[str]]]) -> tuple[str, list[Any]]:
         def quoted(tokens: list[str]) -> str:
@@ -255,7 +266,7 @@ class SQLiteBackend(Backend):
         return f"group_concat({'DISTINCT ' if distinct else ''}{expr})"
 
     def head_file(self, archive_id: str) -> Path:
-        return self.path.with_name(self.path.name + ".head")
+        return head_path(self.path)
 
     def explain(self, exc: BaseException) -> ArchiveError:
         text = str(exc)

@@ -54,7 +54,8 @@ def lock_key(chain_id: str) -> int:
     return int.from_bytes(hashlib.sha256(b"callassist:" + chain_id.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
-def _translate_sql(sql: str, escape_percent: bool) -> str:
+@lru_cache(maxsize=512)
+def translate(sql: str, escape_percent: bool) -> str:
     """The archive's SQLite dialect as PostgreSQL reads it: quoted names, ``%s`` parameters."""
     out = []
     for k, part in enumerate(sql.split("'")):
@@ -69,8 +70,6 @@ def _translate_sql(sql: str, escape_percent: bool) -> str:
         out.append(part)
     return "'".join(out)
 
-
-translate = lru_cache(maxsize=512)(_translate_sql)
 
 
 def _param(value: Any) -> Any:
@@ -182,7 +181,7 @@ class PostgresBackend(Backend):
         self.location = display_url(url)
         self.errors = (psycopg.Error,)
 
-    def connect(self, *, readonly: bool, timeout: float, max_bytes: int | None) -> Connection:
+    def connect(self, *, readonly: bool, timeout: float) -> Connection:
         import psycopg
 
         options = "-c default_transaction_read_only=on" if readonly else ""
@@ -210,11 +209,6 @@ class PostgresBackend(Backend):
     def table_names(self, conn: Any) -> set[str]:
         return {r[0] for r in conn.raw.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
 
-    def columns(self, conn: Any, table: str) -> list[str]:
-        return [r[0] for r in conn.raw.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s "
-            "ORDER BY ordinal_position", (table,))]
-
     def create_table(self, conn: Any, table: str, columns: dict[str, type], pk: str) -> None:
         types = {str: 'TEXT COLLATE "C"', int: "BIGINT", float: "DOUBLE PRECISION"}
         cols = ", ".join(f'"{name}" {types[kind]}{" PRIMARY KEY" if name == pk else ""}' for name, kind in columns.items())
@@ -235,17 +229,8 @@ class PostgresBackend(Backend):
         conn.raw.execute("CREATE INDEX utterance_search_uni ON utterance_search USING gin (uni_v)")
         conn.raw.execute("CREATE INDEX utterance_search_bi ON utterance_search USING gin (bi_v)")
 
-    def insert(self, conn: Any, table: str, row: dict[str, Any]) -> int:
-        names = ", ".join(f'"{k}"' for k in row)
-        cur = conn.raw.execute(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("%s" for _ in row)}) RETURNING id',
-                               [_param(v) for v in row.values()])
-        return int(cur.fetchone()[0])
-
-    def upsert(self, conn: Any, table: str, row: dict[str, Any], pk: str) -> None:
-        names = ", ".join(f'"{k}"' for k in row)
-        updates = ", ".join(f'"{k}" = excluded."{k}"' for k in row if k != pk)
-        conn.raw.execute(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("%s" for _ in row)}) ON CONFLICT ("{pk}") DO UPDATE SET {updates}',
-                         [_param(v) for v in row.values()])
+    def _inserted_id(self, conn: Any, sql: str, values: tuple[Any, ...]) -> int:
+        return int(conn.execute(sql + " RETURNING id", values).fetchone()[0])
 
     def match(self, parts: list[tuple[str, list[str]]]) -> tuple[str, list[Any]]:
         wheres, args = [], []

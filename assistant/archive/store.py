@@ -129,13 +129,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-HEAD_SUFFIX = ".head"  # the archive head kept beside the database file
 HEAD_FORMAT = "callassist-head/1"
-
-
-def head_path(path: Path) -> Path:
-    """Where the archive head of the SQLite archive at ``path`` is kept (``archive.db.head``)."""
-    return path.with_name(path.name + HEAD_SUFFIX)
 
 
 def check_utterance(utt: Utterance) -> None:
@@ -175,16 +169,17 @@ class Archive:
         self.readonly = readonly
         self._depth = 0
         self._log_touched = False
+        self._locked: set[str] = set()  # chains whose write lock this transaction holds
         self._labels: dict[str, str] = {}
         try:
-            self.conn: Any = self.backend.connect(readonly=readonly, timeout=timeout, max_bytes=max_bytes)
+            self.conn: Any = self.backend.connect(readonly=readonly, timeout=timeout)
             tables = self.backend.table_names(self.conn)
             if tables and "_migrations" not in tables:
                 self.conn.close()
                 raise ArchiveError(f"{self.path} holds tables but is not a callassist archive: check the path (a PostgreSQL archive "
                                    "needs a database of its own); nothing was changed")
             if not readonly:
-                self.backend.prepare_writes(self.conn)
+                self.backend.prepare_writes(self.conn, max_bytes)
                 migrate(self.backend, self.conn, partial(self.transaction, "_schema"))
                 self._settle()
             else:
@@ -247,9 +242,6 @@ class Archive:
                 "stripped (tampering): do not write to it, run `callassist archive verify` and keep it for investigation. "
                 "If it was created without a key, unset CALLASSIST_ARCHIVE_KEY to write to it, or start a new archive")
 
-    def _explain(self, exc: BaseException) -> ArchiveError:
-        return self.backend.explain(exc)
-
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
@@ -278,7 +270,7 @@ class Archive:
             self._depth += 1
             try:
                 for chain_id in chains:
-                    self.backend.lock(self.conn, chain_id)
+                    self._lock(chain_id)
                 yield
             finally:
                 self._depth -= 1
@@ -286,16 +278,16 @@ class Archive:
         try:
             self.backend.begin(self.conn)
             for chain_id in chains:
-                self.backend.lock(self.conn, chain_id)
+                self._lock(chain_id)
         except self.backend.errors as exc:
             self._rollback()
-            raise self._explain(exc) from exc
+            raise self.backend.explain(exc) from exc
         self._depth = 1
         try:
             yield
         except self.backend.errors as exc:
             self._rollback()
-            raise self._explain(exc) from exc
+            raise self.backend.explain(exc) from exc
         except BaseException:
             self._rollback()
             raise
@@ -304,9 +296,10 @@ class Archive:
                 self.conn.execute("COMMIT")
             except self.backend.errors as exc:
                 self._rollback()
-                raise self._explain(exc) from exc
+                raise self.backend.explain(exc) from exc
         finally:
             self._depth = 0
+            self._locked.clear()
         if self._log_touched:
             self._write_head()
 
@@ -325,8 +318,15 @@ class Archive:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
 
+    def _lock(self, chain_id: str) -> None:
+        """Hold a chain's write lock until the transaction ends (asked of the database once)."""
+        if chain_id not in self._locked:
+            self.backend.lock(self.conn, chain_id)
+            self._locked.add(chain_id)
+
     def _rollback(self) -> None:
         self._log_touched = False
+        self._locked.clear()
         self._labels.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
@@ -344,10 +344,9 @@ class Archive:
             archive_id = self.archive_id
             record = {"format": HEAD_FORMAT, "archive_id": archive_id, "pos": pos, "hash": digest,
                       "mac": chain.head_mac(self.key, archive_id, pos, digest)}
-            target = self.head_file
+            target = self.backend.head_file(archive_id)
             try:
-                if not target.parent.exists():
-                    make_private_dir(target.parent)
+                make_private_dir(target.parent)
                 replace_private(target, (json.dumps(record, indent=1) + "\n").encode("utf-8"), durable=True)
             except OSError as exc:
                 raise ArchiveError(f"cannot write the archive head {target} ({exc.strerror or exc}): the folder must be writable") from exc
@@ -378,7 +377,7 @@ class Archive:
     def _append(self, table: str, call_id: str, values: dict[str, Any]) -> tuple[int, int]:
         """Chain one record; returns (pos, row id). Call inside :meth:`transaction`."""
         kind, public_cols, private_cols = SPECS[table]
-        self.backend.lock(self.conn, call_id)
+        self._lock(call_id)
         public = {c: _column_value(table, c, values.get(c)) for c in public_cols}
         private = {c: _column_value(table, c, values.get(c)) for c in private_cols}
         pos, prev = self._head(call_id)

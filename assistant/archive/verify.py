@@ -258,7 +258,7 @@ def _verify(archive: Archive, call_id: str | None, key: bytes | None, head: Path
     report.problems += problems
     report.heads[chain.ARCHIVE_CHAIN] = log_head
     report.problems += _check_created(archive, log_rows, settings)
-    if head is None and archive.backend.name == "postgresql" and not archive.head_file.exists():
+    if head is None and archive.backend.central and not archive.head_file.exists():  # heads are kept where writers run
         report.blind_spots.append(f"no machine-local archive head ({archive.head_file}): this machine never wrote to the archive, so a "
                                   "log cut back (an older backup restored) is only caught where a writer's head file is; name one with --head FILE")
     else:

@@ -153,11 +153,10 @@ class IngestServer:
     def start(self) -> "IngestServer":
         """Bind the ports and serve; raises :class:`LiveCallError` when a port cannot be had."""
         if self.config.archive is not None:  # made (and migrated) once, before calls write to it at the same time
+            from assistant.archive.backend import make_room
             from assistant.archive.store import Archive
-            from assistant.files import make_private_dir
 
-            if isinstance(self.config.archive, Path):
-                make_private_dir(self.config.archive.parent)
+            make_room(self.config.archive)
             Archive(self.config.archive).close()
         self._thread.start()
         self._ready.wait(15)

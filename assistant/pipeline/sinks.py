@@ -129,12 +129,11 @@ class ArchiveSink:
     def archive(self) -> Any:
         """The archive, opened on first use."""
         if self._archive is None:
+            from assistant.archive.backend import make_room
             from assistant.archive.store import Archive
-            from assistant.files import make_private_dir
 
             assert self._path is not None
-            if isinstance(self._path, Path):
-                make_private_dir(self._path.parent)
+            make_room(self._path)
             self._archive = Archive(self._path, key=self._key)
             self._own = True
         return self._archive
