@@ -136,3 +136,16 @@ def test_settings_show_the_archive_url_without_its_password(monkeypatch):
     monkeypatch.setenv("CALLASSIST_ARCHIVE", "postgresql://qa:s3cret-word@db.example/callassist")
     result = CliRunner().invoke(cli, ["settings"])
     assert result.exit_code == 0 and "postgresql://qa:***@db.example/callassist" in result.output and "s3cret-word" not in result.output
+
+
+def test_a_new_database_is_an_archive_not_yet_made_for_live_and_check(postgres_url):
+    """Like a missing file: the contact check before a call finds no earlier calls, and the
+    call then creates the archive (it used to stop with "not a callassist archive")."""
+    from assistant.archive.backend import exists
+
+    assert not exists(postgres_url)
+    result = CliRunner().invoke(cli, ["demo", "--speed", "0", "--view", "jsonl", "--archive", postgres_url])
+    assert result.exit_code == 0, result.output
+    assert exists(postgres_url)
+    with Archive(postgres_url, readonly=True) as a:
+        assert len(a.calls()) == 1 and verify(a).ok

@@ -261,8 +261,8 @@ def run_audit(archive: Any, recordings: list[Recording], *, workers: int = 1, mo
             for rec, checked in pending:
                 add(rec, partial(written, checked))
     finally:
-        if executor is None:
-            pool.shutdown()
+        if executor is None:  # after Ctrl-C, calls not yet started stay unstarted (those running finish whole)
+            pool.shutdown(cancel_futures=True)
     return summary
 
 

@@ -38,9 +38,18 @@ def as_target(value: str | Path) -> str | Path:
 
 
 def exists(target: str | Path) -> bool:
-    """Whether there may be an archive at ``target`` without creating one: a file that
-    exists, or any database (whether it holds an archive, opening it read-only says)."""
-    return is_url(target) or Path(target).exists()
+    """Whether an archive was ever made at ``target`` (a file that exists, a database that
+    holds the archive's tables); nothing is created to find out."""
+    if not is_url(target):
+        return Path(target).exists()
+    backend = open_backend(target)
+    conn = backend.connect(readonly=True, timeout=30.0)
+    try:
+        return "_migrations" in backend.table_names(conn)
+    except backend.errors as exc:
+        raise backend.explain(exc) from exc
+    finally:
+        conn.close()
 
 
 def make_room(target: str | Path) -> None:
